@@ -1,0 +1,193 @@
+"""Fully connected autoencoders."""
+
+from ._base import BaseAutoEncoder
+from ._modules import dense_autoencoder
+
+
+class AutoEncoder(BaseAutoEncoder):
+    """Fully connected autoencoder, a non-linear drop-in for PCA.
+
+    An encoder network maps each sample to ``n_components`` numbers (the
+    code) and a decoder that mirrors it maps the code back; both are trained
+    together to minimise the mean squared reconstruction error. ``transform``
+    returns the code, ``inverse_transform`` the reconstruction.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code (the bottleneck), i.e. the number of output features
+        of :meth:`transform`.
+
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers, from the input towards the
+        code; the decoder uses the same widths in reverse. ``()`` gives a
+        linear encoder and decoder.
+
+    activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers. The code and the output layer are
+        linear, so codes can be used as features and reconstructions can take
+        any value, whatever scaler comes first.
+
+    dropout : float in [0, 1), default=0.0
+        Dropout rate after each hidden layer, during training only.
+
+    alpha : float, default=0.0
+        L2 penalty on the weights (not the biases): adds
+        ``alpha / 2 * ||W||^2`` to the loss, as Adam's weight decay.
+
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)`` as in
+        :class:`~sklearn.neural_network.MLPRegressor`. A size larger than the
+        data is clipped to it.
+
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        loss stops improving and restore the best weights. Without it, training
+        stops when the training loss stops improving.
+
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction of the training data held out when ``early_stopping``.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without progress (see ``tol``) before stopping.
+
+    shuffle : bool, default=True
+        Reshuffle the training data at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. Fitting never reads or changes torch's or numpy's global random
+        state. Pass an int for reproducible results.
+
+    device : {"auto", "cpu", "cuda", "mps"} or str or torch.device, default="auto"
+        Where to train. ``"auto"`` picks CUDA, then MPS, then the CPU. Any torch
+        device string such as ``"cuda:1"`` works.
+
+    n_threads : int, "auto" or None, default="auto"
+        torch intra-op threads while fitting (and while transforming, when an
+        int). ``"auto"`` trains small models (under about 16M multiply-adds per
+        step) on one thread, which is faster than several for them, and leaves
+        torch's setting otherwise; ``None`` always leaves it. The previous
+        setting is restored afterwards.
+
+    verbose : int, default=0
+        Print a table of losses per epoch when positive.
+
+    warm_start : bool, default=False
+        When fitted already, continue training from the current weights instead
+        of starting again.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network; ``net_.module_`` is the torch module.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    n_iter_ : int
+        Number of epochs trained, accumulated across warm starts.
+
+    loss_curve_ : list of float
+        Training loss (mean squared error) per epoch.
+
+    validation_scores_ : list of float or None
+        Negative validation loss per epoch when ``early_stopping``, else None.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, whose weights were restored.
+
+    reconstruction_error_ : float
+        Mean squared reconstruction error on the training data at the end.
+
+    device_ : torch.device
+        Device the model was trained on.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : The linear counterpart; faster, and as good
+        when the data lie close to a linear subspace.
+
+    Notes
+    -----
+    Training runs in float32 with Adam. On the CPU, ``transform``,
+    ``inverse_transform`` and ``score_samples`` run in float64, so a sample's
+    output does not depend on the batch it is computed in; the output dtype is
+    float32 for float32 input and float64 otherwise.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import AutoEncoder
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> ae = AutoEncoder(n_components=8, max_iter=20, random_state=0)
+    >>> codes = ae.fit_transform(X)
+    >>> codes.shape
+    (1797, 8)
+    >>> ae.inverse_transform(codes).shape
+    (1797, 64)
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        device="auto",
+        n_threads="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _build_module(self, n_features):
+        return dense_autoencoder(
+            n_features,
+            self.n_components,
+            self._hidden_sizes(),
+            activation=self.activation,
+            dropout=self.dropout,
+        )

@@ -1,0 +1,379 @@
+"""The scikit-learn side shared by every autoencoder.
+
+:class:`BaseAutoEncoder` owns validation, training through skorch, batched
+inference, scoring, feature names, device handling and seeding. A variant
+provides its torch module (``_build_module``), its loss
+(``_build_criterion``) and, when its latent is not a plain vector, how to
+encode and score a batch.
+"""
+
+import copy
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._losses import ReconstructionLoss, squared_error
+from ._modules import ACTIVATIONS, attach_generator, reset_parameters
+from ._net import build_net
+from ._runtime import (
+    as_tensor,
+    make_generator,
+    resolve_device,
+    threads_for,
+    torch_threads,
+)
+
+# Rows per inference batch: bounds the extra memory of transform & co. to a
+# few MB per layer whatever the number of rows.
+INFERENCE_BATCH_SIZE = 4096
+
+
+class BaseAutoEncoder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+):
+    """Base class for autoencoders; not to be used directly."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "n_threads": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _build_module(self, n_features):
+        """Return the untrained torch module for ``n_features`` inputs."""
+
+    def _build_criterion(self):
+        """Return the training loss, called as ``criterion(module(x), x)``."""
+        return ReconstructionLoss()
+
+    def _encode_batch(self, module, x):
+        return module.encode(x)
+
+    def _decode_batch(self, module, z):
+        return module.decode(z)
+
+    def _score_batch(self, module, x):
+        """Per-sample score of a batch, higher is better."""
+        return -squared_error(module.decode(module.encode(x)), x)
+
+    # ---------------------------------------------------------------- fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. Converted to float32 for training.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X = self._validate_input(X, reset=not continuing)
+        return self._train(X, self.max_iter, continuing=continuing, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch on ``X``, starting from the current weights.
+
+        The first call initialises the model. ``early_stopping`` is ignored,
+        as in scikit-learn's MLPs: every sample is used for training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        continuing = hasattr(self, "net_")
+        X = self._validate_input(X, reset=not continuing)
+        return self._train(X, 1, continuing=continuing, incremental=True)
+
+    def _train(self, X, epochs, *, continuing, incremental):
+        X = np.asarray(X, dtype=np.float32)
+        n_samples = X.shape[0]
+        if self.early_stopping and not incremental and n_samples < 2:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction of the "
+                f"samples, which needs at least 2 samples; got {n_samples}. "
+                "Use early_stopping=False."
+            )
+        batch_size = 200 if self.batch_size == "auto" else self.batch_size
+        batch_size = min(batch_size, n_samples)
+
+        net = self.net_ if continuing else self._initialize_net(X.shape[1], batch_size)
+        net.batch_size = batch_size
+        n_weights = sum(p.numel() for p in net.module_.parameters())
+        with torch_threads(threads_for(self.n_threads, batch_size * n_weights)):
+            net.train_epochs(
+                X, epochs, validate=self.early_stopping and not incremental
+            )
+
+        self.net_ = net
+        self._set_fitted_attributes(X, incremental)
+        return self
+
+    def _initialize_net(self, n_features, batch_size):
+        try:
+            device = resolve_device(self.device)
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from exc
+
+        init_seed, shuffle_seed, noise_seed, split_seed = self._draw_seeds(4)
+        # torch's layer constructors draw a default initialisation from the
+        # global generator; fork_rng puts that state back untouched.
+        with torch.random.fork_rng(devices=[]):
+            module = self._build_module(n_features)
+        reset_parameters(module, make_generator(init_seed))
+        attach_generator(module, make_generator(noise_seed, device))
+
+        return build_net(
+            module,
+            self._build_criterion(),
+            device=device,
+            batch_size=batch_size,
+            learning_rate_init=self.learning_rate_init,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            shuffle=self.shuffle,
+            shuffle_generator=make_generator(shuffle_seed),
+            split_seed=int(split_seed),
+            verbose=self.verbose,
+        )
+
+    def _hidden_sizes(self):
+        """``hidden_layer_sizes`` as a tuple of widths, validated."""
+        hidden = self.hidden_layer_sizes
+        hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
+        if not all(isinstance(h, Integral) and h >= 1 for h in hidden):
+            raise InvalidParameterError(
+                "hidden_layer_sizes must be a sequence of positive integers, "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return hidden
+
+    def _draw_seeds(self, n):
+        if self.random_state is None:
+            # Fresh entropy from the OS, so that numpy's global RNG is not
+            # advanced by fitting.
+            return np.random.default_rng().integers(np.iinfo(np.int32).max, size=n)
+        rng = check_random_state(self.random_state)
+        return rng.randint(np.iinfo(np.int32).max, size=n)
+
+    def _set_fitted_attributes(self, X, incremental):
+        net = self.net_
+        history = net.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [row["train_loss"] for row in history]
+        if self.early_stopping:
+            self.validation_scores_ = [
+                -row["valid_loss"] for row in history if "valid_loss" in row
+            ]
+            self.best_validation_score_ = max(self.validation_scores_, default=None)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        self.device_ = torch.device(net.device)
+        self._n_features_out = self.n_components
+        self.reconstruction_error_ = float(-np.mean(self._score_samples(X)))
+
+        name = type(self).__name__
+        if net.interrupted_:
+            warnings.warn(
+                f"{name}.fit was interrupted at epoch {self.n_iter_}; the "
+                "estimator keeps the weights trained so far. Call partial_fit, "
+                "or fit with warm_start=True, to continue training.",
+                UserWarning,
+                stacklevel=5,
+            )
+        elif not incremental and not net.stopped_early():
+            warnings.warn(
+                f"{name} reached max_iter={self.max_iter} epochs while the loss "
+                f"was still improving by more than tol={self.tol} (relative) "
+                f"within n_iter_no_change={self.n_iter_no_change} epochs. "
+                "Increase max_iter, or fit further with warm_start=True.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+
+    # -------------------------------------------------------------- inference
+
+    def transform(self, X):
+        """Encode ``X`` into the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes; float32 for float32 input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        return self._forward_batches(self._encode_batch, X, self.n_components)
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, for instance from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions; float32 for float32 input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"inverse_transform expects codes with n_components="
+                f"{self.n_components} columns, got {Z.shape[1]}. Pass the "
+                "output of transform."
+            )
+        return self._forward_batches(self._decode_batch, Z, self.n_features_in_)
+
+    def score_samples(self, X):
+        """Per-sample score: the negative mean squared reconstruction error.
+
+        Higher is better, as everywhere in scikit-learn.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self._score_samples(self._validate_input(X, reset=False))
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over ``X``; higher is better.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def _score_samples(self, X):
+        return self._forward_batches(self._score_batch, X, None)
+
+    def _inference_module(self):
+        """The trained module in eval mode, and the dtype to run it in.
+
+        On the CPU inference runs in float64: float32 matrix products change
+        in the last bits with the number of rows in a batch, and a sample's
+        code should not depend on which other samples it is encoded with.
+        Accelerators keep float32 (MPS has no float64).
+        """
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        if device.type == "cpu":
+            return copy.deepcopy(module).double().eval(), torch.float64, device
+        return module.eval(), torch.float32, device
+
+    def _forward_batches(self, fn, X, n_outputs):
+        module, dtype, device = self._inference_module()
+        out_dtype = np.float32 if X.dtype == np.float32 else np.float64
+        n_samples = X.shape[0]
+        shape = (n_samples,) if n_outputs is None else (n_samples, n_outputs)
+        out = np.empty(shape, dtype=out_dtype)
+        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
+        with torch.no_grad(), torch_threads(n_threads):
+            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
+                stop = start + INFERENCE_BATCH_SIZE
+                batch = as_tensor(X[start:stop]).to(device=device, dtype=dtype)
+                out[start:stop] = fn(module, batch).cpu().numpy()
+        return out
+
+    # ------------------------------------------------------------ validation
+
+    def _validate_input(self, X, reset):
+        try:
+            return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        except ValueError as exc:
+            if "convert" in str(exc) or "string" in str(exc):
+                raise ValueError(
+                    f"{type(self).__name__} needs numeric input, but X holds "
+                    f"non-numeric values ({exc}). Encode categorical columns "
+                    "first, e.g. with OneHotEncoder in a ColumnTransformer."
+                ) from exc
+            raise
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

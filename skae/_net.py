@@ -1,0 +1,245 @@
+"""The one module that imports skorch.
+
+The estimators keep flat, scikit-learn style parameters and call
+:func:`build_net` to get a skorch ``NeuralNet`` that trains their torch module.
+The net only overrides skorch's small hooks: where batches come from
+(``get_iterator``), how the loss sees the input (``get_loss``) and how an
+interrupted run is reported (``fit_loop``).
+"""
+
+import copy
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
+from skorch.dataset import ValidSplit
+from skorch.utils import noop
+from torch.utils.data import Subset
+
+from ._runtime import as_tensor, fused_adam_supported
+
+
+def _dataset_tensor(dataset):
+    if isinstance(dataset, Subset):
+        return _dataset_tensor(dataset.dataset)[torch.as_tensor(dataset.indices)]
+    return as_tensor(dataset.X)
+
+
+class TensorBatches:
+    """Mini-batches of a tensor, reshuffled from ``generator`` at every pass.
+
+    Hand-written because torch's ``DataLoader`` builds every batch from a list
+    of Python integers; for the small models these estimators are used with,
+    that costs about as much as the training step itself. Each batch is a
+    gather of one slice of the permutation, so memory stays at one batch.
+    """
+
+    def __init__(self, X, batch_size, shuffle=False, generator=None):
+        self.X = X
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.X)
+        order = None
+        if self.shuffle:
+            order = torch.randperm(n_samples, generator=self.generator)
+        for start in range(0, n_samples, self.batch_size):
+            stop = start + self.batch_size
+            batch = self.X[start:stop] if order is None else self.X[order[start:stop]]
+            yield batch, None
+
+
+class DivergenceCheck(Callback):
+    """Stop with a clear error, and the last finite weights, when the loss blows up."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        # Snapshots are cheap next to an epoch; they let a diverged warm start
+        # or partial_fit keep the model it had instead of NaN weights.
+        self.module_state_ = copy.deepcopy(net.module_.state_dict())
+        self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
+
+    def on_epoch_end(self, net, **kwargs):
+        losses = [net.history[-1].get(key) for key in ("train_loss", "valid_loss")]
+        if all(loss is None or math.isfinite(loss) for loss in losses):
+            return
+        net.module_.load_state_dict(self.module_state_)
+        net.optimizer_.load_state_dict(self.optimizer_state_)
+        epoch = len(net.history)
+        self.on_train_end(net)
+        raise ValueError(
+            f"Training diverged at epoch {epoch}: the reconstruction loss became "
+            f"{losses[0]}. The weights from before this epoch were kept. Lower "
+            f"learning_rate_init (currently {net.optimizer__lr:g}), or scale the "
+            "input first (e.g. StandardScaler or MinMaxScaler in a Pipeline); "
+            "very large feature values make the loss overflow."
+        )
+
+    def on_train_end(self, net, **kwargs):
+        self.module_state_ = self.optimizer_state_ = None
+
+
+class TrimBatchHistory(Callback):
+    """Keep only epoch-level history, so a fitted model does not grow with training."""
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history[-1]["batches"] = []
+
+
+class AutoEncoderNet(NeuralNet):
+    """A skorch net whose target is its own input.
+
+    Parameters beyond ``NeuralNet``'s
+    ----------------------------------
+    shuffle : bool
+        Reshuffle the training set at every epoch.
+    shuffle_generator : torch.Generator
+        Source of the shuffling order.
+    """
+
+    def __init__(self, *args, shuffle=True, shuffle_generator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shuffle = shuffle
+        self.shuffle_generator = shuffle_generator
+
+    def get_default_callbacks(self):
+        # PrintLog is added by build_net only when verbose: skorch prints a
+        # table by default, scikit-learn estimators are silent by default.
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size if self.batch_size != -1 else len(dataset)
+        return TensorBatches(
+            _dataset_tensor(dataset),
+            batch_size,
+            shuffle=training and self.shuffle,
+            generator=self.shuffle_generator,
+        )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred, X)
+
+    def train_epochs(self, X, epochs, validate=True):
+        """Train for ``epochs`` more epochs, holding out data only if ``validate``.
+
+        Like scikit-learn's ``partial_fit``, incremental passes use every
+        sample and no early stopping split.
+        """
+        saved = self.max_epochs, self.train_split
+        self.max_epochs = epochs
+        if not validate:
+            self.train_split = None
+        try:
+            self.partial_fit(X)
+        finally:
+            self.max_epochs, self.train_split = saved
+        return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            # skorch's EarlyStopping also stops training by raising
+            # KeyboardInterrupt; only a real Ctrl-C counts as an interruption.
+            self.interrupted_ = not self.stopped_early()
+            raise
+
+    def stopped_early(self):
+        return any(
+            isinstance(callback, EarlyStopping)
+            and callback.misses_ >= callback.patience
+            for _, callback in self.callbacks_
+        )
+
+    def __getstate__(self):
+        # Unpickle on the CPU: a model trained on a GPU must load on machines
+        # without one, silently. Callers move it to a device explicitly.
+        state = super().__getstate__()
+        state["device"] = "cpu"
+        return state
+
+
+def build_net(
+    module,
+    criterion,
+    *,
+    device,
+    batch_size,
+    learning_rate_init,
+    alpha,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    early_stopping,
+    validation_fraction,
+    shuffle,
+    shuffle_generator,
+    split_seed,
+    verbose,
+):
+    """Translate scikit-learn style training parameters into an initialized net.
+
+    Stopping follows ``MLPRegressor``: without ``early_stopping`` training
+    stops when the training loss has not improved by a relative ``tol`` for
+    ``n_iter_no_change`` epochs; with it, the same rule watches the loss on a
+    held-out ``validation_fraction`` and the best weights are restored.
+    """
+    sink = print if verbose else noop
+    monitor = "valid_loss" if early_stopping else "train_loss"
+    callbacks = [
+        ("divergence", DivergenceCheck()),
+        (
+            "stopping",
+            EarlyStopping(
+                monitor=monitor,
+                patience=n_iter_no_change,
+                threshold=tol,
+                threshold_mode="rel",
+                load_best=early_stopping,
+                sink=sink,
+            ),
+        ),
+    ]
+    if verbose:
+        callbacks.append(("print_log", PrintLog()))
+    callbacks.append(("trim_history", TrimBatchHistory()))
+
+    device_type = torch.device(device).type
+    net = AutoEncoderNet(
+        module=module,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        optimizer__lr=learning_rate_init,
+        optimizer__weight_decay=alpha,
+        # As in scikit-learn's MLPs, the L2 penalty applies to weights only.
+        optimizer__param_groups=[("*.bias", {"weight_decay": 0.0})],
+        optimizer__fused=fused_adam_supported(device_type) or None,
+        max_epochs=max_iter,
+        batch_size=batch_size,
+        train_split=(
+            ValidSplit(validation_fraction, random_state=split_seed)
+            if early_stopping
+            else None
+        ),
+        callbacks=callbacks,
+        device=device,
+        shuffle=shuffle,
+        shuffle_generator=shuffle_generator,
+    )
+    return net.initialize()

@@ -1,0 +1,22 @@
+"""scikit-learn's estimator checks, run on every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skae import AutoEncoder
+
+# Small networks and few epochs: the checks only need a working estimator.
+ESTIMATORS = [
+    AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+]
+
+# Checks that cannot pass, with the reason. Empty while every check passes.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
