@@ -46,6 +46,59 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+class InputNoise(nn.Module):
+    """Corrupts its input in training mode; the identity in eval mode.
+
+    Parameters
+    ----------
+    kind : {"gaussian", "masking", "salt_and_pepper"}
+        ``"gaussian"`` adds N(0, level^2) noise. ``"masking"`` zeroes each
+        entry with probability ``level`` and rescales the rest by
+        ``1 / (1 - level)``: exactly dropout applied to the input.
+        ``"salt_and_pepper"`` sets each entry with probability ``level`` to
+        its feature's minimum or maximum (``low`` / ``high``, 0 and 1 unless
+        set), half of them each.
+    level : float
+        Standard deviation (gaussian) or corruption probability (others).
+    """
+
+    KINDS = ("gaussian", "masking", "salt_and_pepper")
+
+    def __init__(self, kind, level, low=0.0, high=1.0):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        self.kind = kind
+        self.level = level
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+        self.generator = None
+
+    def _uniform(self, x):
+        return torch.rand(
+            x.shape, generator=self.generator, device=x.device, dtype=x.dtype
+        )
+
+    def forward(self, x):
+        if not self.training or self.level == 0:
+            return x
+        if self.kind == "gaussian":
+            noise = torch.randn(
+                x.shape, generator=self.generator, device=x.device, dtype=x.dtype
+            )
+            return x + self.level * noise
+        if self.kind == "masking":
+            keep = self._uniform(x) >= self.level
+            return x * keep / (1 - self.level)
+        corrupted = self._uniform(x) < self.level
+        salt = self._uniform(x) < 0.5
+        extreme = torch.where(salt, self.high.to(x.dtype), self.low.to(x.dtype))
+        return torch.where(corrupted, extreme, x)
+
+    def extra_repr(self):
+        return f"kind={self.kind!r}, level={self.level}"
+
+
 def mlp(sizes, activation="relu", dropout=0.0, last_activation=False):
     """Stack of ``Linear`` layers with ``sizes[0]`` inputs and ``sizes[-1]`` outputs.
 
