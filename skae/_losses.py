@@ -6,6 +6,7 @@ clean input batch: autoencoders are their own targets.
 """
 
 from torch import nn
+from torch.nn import functional as F
 
 
 def squared_error(reconstruction, x):
@@ -18,4 +19,5 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, output, x):
         reconstruction, _ = output
-        return squared_error(reconstruction, x).mean()
+        # Equal to squared_error(...).mean() for equal-width rows, in one kernel.
+        return F.mse_loss(reconstruction, x)

@@ -62,12 +62,15 @@ class TensorBatches:
 
 
 class DivergenceCheck(Callback):
-    """Stop with a clear error, and the last finite weights, when the loss blows up."""
+    """Stop with a clear error when the loss blows up, keeping finite weights.
 
-    def on_epoch_begin(self, net, **kwargs):
-        # Snapshots are cheap next to an epoch; they let a diverged warm start
-        # or partial_fit keep the model it had instead of NaN weights.
-        self.module_state_ = copy.deepcopy(net.module_.state_dict())
+    The weights and optimiser state from the start of the training call are
+    restored, so a diverged warm start or ``partial_fit`` leaves the model as
+    it was instead of full of NaN.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.module_state_ = _clone_state(net.module_.state_dict())
         self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
 
     def on_epoch_end(self, net, **kwargs):
@@ -76,18 +79,22 @@ class DivergenceCheck(Callback):
             return
         net.module_.load_state_dict(self.module_state_)
         net.optimizer_.load_state_dict(self.optimizer_state_)
-        epoch = len(net.history)
         self.on_train_end(net)
+        epoch = len(net.history)
         raise ValueError(
             f"Training diverged at epoch {epoch}: the reconstruction loss became "
-            f"{losses[0]}. The weights from before this epoch were kept. Lower "
-            f"learning_rate_init (currently {net.optimizer__lr:g}), or scale the "
-            "input first (e.g. StandardScaler or MinMaxScaler in a Pipeline); "
-            "very large feature values make the loss overflow."
+            f"{losses[0]}. The weights from before this call to fit were kept. "
+            f"Lower learning_rate_init (currently {net.optimizer__lr:g}), or "
+            "scale the input first (e.g. StandardScaler or MinMaxScaler in a "
+            "Pipeline); very large feature values make the loss overflow."
         )
 
     def on_train_end(self, net, **kwargs):
         self.module_state_ = self.optimizer_state_ = None
+
+
+def _clone_state(state_dict):
+    return {name: tensor.detach().clone() for name, tensor in state_dict.items()}
 
 
 class TrimBatchHistory(Callback):
@@ -121,6 +128,12 @@ class AutoEncoderNet(NeuralNet):
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
         ]
+
+    def _set_training(self, training=True):
+        # skorch switches every module's mode at every step; Module.train()
+        # walks all submodules, a measurable share of a small model's step.
+        if self.module_.training != training:
+            super()._set_training(training)
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if self.batch_size != -1 else len(dataset)
@@ -221,14 +234,19 @@ def build_net(
     callbacks.append(("trim_history", TrimBatchHistory()))
 
     device_type = torch.device(device).type
+    penalty = {}
+    if alpha > 0:
+        # As in scikit-learn's MLPs, the L2 penalty applies to weights only.
+        # (Without a penalty a single group avoids a second optimiser kernel.)
+        penalty = {
+            "optimizer__weight_decay": alpha,
+            "optimizer__param_groups": [("*.bias", {"weight_decay": 0.0})],
+        }
     net = AutoEncoderNet(
         module=module,
         criterion=criterion,
         optimizer=torch.optim.Adam,
         optimizer__lr=learning_rate_init,
-        optimizer__weight_decay=alpha,
-        # As in scikit-learn's MLPs, the L2 penalty applies to weights only.
-        optimizer__param_groups=[("*.bias", {"weight_decay": 0.0})],
         optimizer__fused=fused_adam_supported(device_type) or None,
         max_epochs=max_iter,
         batch_size=batch_size,
@@ -241,5 +259,6 @@ def build_net(
         device=device,
         shuffle=shuffle,
         shuffle_generator=shuffle_generator,
+        **penalty,
     )
     return net.initialize()
