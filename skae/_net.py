@@ -171,6 +171,10 @@ class AutoEncoderNet(NeuralNet):
             # skorch's EarlyStopping also stops training by raising
             # KeyboardInterrupt; only a real Ctrl-C counts as an interruption.
             self.interrupted_ = not self.stopped_early()
+            if self.history and "train_loss" not in self.history[-1]:
+                # The epoch in progress has no loss to report: drop its row so
+                # that n_iter_ and loss_curve_ count completed epochs only.
+                self.history.pop()
             raise
 
     def stopped_early(self):

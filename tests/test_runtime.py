@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from skae._runtime import (
+    SMALL_STEP_FLOPS,
+    as_tensor,
+    fused_adam_supported,
+    make_generator,
+    threads_for,
+    torch_threads,
+)
+
+
+def test_threads_for():
+    assert threads_for("auto", SMALL_STEP_FLOPS - 1) == 1
+    assert threads_for("auto", SMALL_STEP_FLOPS) is None
+    assert threads_for(3, 10) == 3
+    assert threads_for(None, 10) is None
+
+
+def test_torch_threads_restores_the_previous_count():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError
+    assert torch.get_num_threads() == before
+
+
+def test_as_tensor_copies_read_only_arrays():
+    import numpy as np
+
+    array = np.arange(6.0).reshape(2, 3)
+    assert as_tensor(array).data_ptr() == array.ctypes.data
+    array.flags.writeable = False
+    tensor = as_tensor(array)
+    assert tensor.data_ptr() != array.ctypes.data
+    assert tensor.tolist() == array.tolist()
+
+
+def test_generators_are_private_and_seeded():
+    state = torch.get_rng_state()
+    a = torch.rand(3, generator=make_generator(5))
+    b = torch.rand(3, generator=make_generator(5))
+    assert torch.equal(a, b)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_fused_adam_probe_answers_for_cpu():
+    assert fused_adam_supported("cpu") in (True, False)
+    assert fused_adam_supported("not-a-device") is False
