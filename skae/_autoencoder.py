@@ -128,6 +128,16 @@ class AutoEncoder(BaseAutoEncoder):
     output does not depend on the batch it is computed in; the output dtype is
     float32 for float32 input and float64 otherwise.
 
+    The defaults (one hidden layer of 128, ReLU, linear code and output,
+    Adam at 1e-3, batches of 200, at most 200 epochs) were chosen by measuring
+    test reconstruction error relative to PCA at equal ``n_components`` on
+    four data sets, each scaled with ``MinMaxScaler`` and with
+    ``StandardScaler``: digits 0.41-0.79x PCA's error (k = 2, 8), a swiss roll
+    0.35-0.72x (k = 1, 2), breast cancer 0.87-1.00x, wine 0.87-1.38x. On
+    small tabular data (a few hundred rows) PCA is as good or better; two
+    hidden layers (256, 128) help on digits and the swiss roll but cost 2.5x
+    the time and hurt on the small sets.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
