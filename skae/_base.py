@@ -209,6 +209,11 @@ class BaseAutoEncoder(
             )
         return hidden
 
+    @property
+    def device_(self):
+        """Device the fitted model lives on (the CPU after unpickling)."""
+        return torch.device(self.net_.device)
+
     def _draw_seeds(self, n):
         if self.random_state is None:
             # Fresh entropy from the OS, so that numpy's global RNG is not
@@ -230,7 +235,6 @@ class BaseAutoEncoder(
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self.device_ = torch.device(net.device)
         self._n_features_out = self.n_components
         self.reconstruction_error_ = float(-np.mean(self._score_samples(X)))
 

@@ -421,7 +421,7 @@ def test_model_pickled_on_a_gpu_loads_on_cpu_without_warnings(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         restored = pickle.loads(payload)
-    assert restored.net_.device == "cpu"
+    assert restored.device_ == torch.device("cpu")
     assert_array_equal(restored.transform(X), ae.transform(X))
 
 
