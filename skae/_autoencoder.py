@@ -114,7 +114,8 @@ class AutoEncoder(BaseAutoEncoder):
         Mean squared reconstruction error on the training data at the end.
 
     device_ : torch.device
-        Device the model was trained on.
+        Device the fitted model lives on: where it was trained, or the CPU
+        after unpickling.
 
     See Also
     --------
