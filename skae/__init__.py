@@ -1,6 +1,8 @@
 """Autoencoders as scikit-learn transformers, trained with torch through skorch."""
 
 from ._autoencoder import AutoEncoder
+from ._denoising import DenoisingAutoEncoder
+from ._sparse import SparseAutoEncoder
 
-__all__ = ["AutoEncoder"]
+__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
 __version__ = "0.1.0"

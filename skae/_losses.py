@@ -21,3 +21,19 @@ class ReconstructionLoss(nn.Module):
         reconstruction, _ = output
         # Equal to squared_error(...).mean() for equal-width rows, in one kernel.
         return F.mse_loss(reconstruction, x)
+
+
+class L1CodeLoss(nn.Module):
+    """Mean squared reconstruction error plus ``alpha * mean(|code|)``.
+
+    The sparse autoencoder's objective: the L1 term pushes code units to
+    exactly zero (after a ReLU), so that only a few fire for each sample.
+    """
+
+    def __init__(self, alpha):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, output, x):
+        reconstruction, code = output
+        return F.mse_loss(reconstruction, x) + self.alpha * code.abs().mean()

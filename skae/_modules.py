@@ -195,3 +195,30 @@ def reset_parameters(module, generator):
         bias = getattr(submodule, "bias", None)
         if isinstance(bias, nn.Parameter):
             bias.uniform_(-bound, bound, generator=generator)
+
+
+class TopK(nn.Module):
+    """Keeps the ``k`` largest entries of each row, shifted to be positive.
+
+    Each row ``v`` becomes ``v_i - v_(k+1)`` at its ``k`` largest entries and
+    0 elsewhere, where ``v_(k+1)`` is the row's (k+1)-th largest value. This
+    is the k-sparse autoencoder's code (Makhzani & Frey, 2013) with a
+    per-row threshold instead of a ReLU: the code is non-negative and has
+    exactly ``k`` non-zeros per row (barring exact ties), where
+    ``relu(top-k)`` could leave fewer. Rows of ``k`` entries or fewer have
+    nothing to drop and no threshold: they just go through a ReLU.
+    """
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        if self.k >= x.shape[1]:
+            return torch.relu(x)
+        values, indices = x.topk(self.k + 1, dim=1)
+        kept = values[:, :-1] - values[:, -1:]
+        return torch.zeros_like(x).scatter(1, indices[:, :-1], kept)
+
+    def extra_repr(self):
+        return f"k={self.k}"

@@ -2,11 +2,16 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoEncoder
+from skae import AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder
 
 # Small networks and few epochs: the checks only need a working estimator.
 ESTIMATORS = [
     AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    DenoisingAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    SparseAutoEncoder(n_components=4, n_active=2, hidden_layer_sizes=(8,), max_iter=20),
+    SparseAutoEncoder(
+        n_components=4, sparsity="l1", hidden_layer_sizes=(8,), max_iter=20
+    ),
 ]
 
 # Checks that cannot pass, with the reason. Empty while every check passes.

@@ -1,0 +1,176 @@
+"""Sparse autoencoder: non-negative codes in which only a few units fire."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._autoencoder import AutoEncoder
+from ._docs import inherit_docs
+from ._losses import L1CodeLoss
+from ._modules import TopK
+
+
+@inherit_docs(AutoEncoder)
+class SparseAutoEncoder(AutoEncoder):
+    """Autoencoder whose non-negative code has few active units per sample.
+
+    Each code unit can be read as a "part" of the data: the decoder adds
+    ``atoms_[j]`` (roughly) to the reconstruction in proportion to unit
+    ``j``'s activation, and only a few units are active for any one sample,
+    as in dictionary learning. The code is usually wider than a dense
+    autoencoder's (even wider than the input: an overcomplete dictionary).
+
+    Parameters
+    ----------
+    n_components : int, default=32
+        Number of code units, i.e. of output features of :meth:`transform`.
+        Unlike a dense autoencoder's, it may exceed the number of input
+        features.
+
+    sparsity : {"topk", "l1"}, default="topk"
+        How the code is made sparse.
+
+        - ``"topk"``: the k-sparse autoencoder. For each sample only the
+          ``n_active`` largest encoder outputs are kept, minus the next
+          largest one (so that they are positive), and the others are set to
+          0. Every code has exactly ``n_active`` non-zeros, in training and
+          in ``transform``, with no penalty to tune.
+        - ``"l1"``: the code goes through a ReLU and the loss adds
+          ``alpha_code * mean(|code|)`` to the reconstruction error, which
+          drives units to exactly 0. The number of active units varies from
+          sample to sample and grows as ``alpha_code`` shrinks.
+
+    n_active : int, default=4
+        Number of non-zero code entries per sample with ``sparsity="topk"``.
+        When it is not smaller than ``n_components`` no unit is dropped and
+        the code is just the ReLU of the encoder's output. Ignored with
+        ``"l1"``.
+
+    alpha_code : float, default=0.01
+        Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
+        with ``"topk"``.
+
+    {inherit Parameters}
+
+    Attributes
+    ----------
+    atoms_ : ndarray of shape (n_components, n_features_in_)
+        What each code unit adds to the reconstruction at activation 1:
+        ``inverse_transform(e_j) - inverse_transform(0)`` for the unit vector
+        ``e_j``. With a linear decoder (``hidden_layer_sizes=()``) the
+        reconstruction is exactly ``inverse_transform(0) + code @ atoms_``,
+        as ``code @ components_`` is for
+        :class:`~sklearn.decomposition.DictionaryLearning`.
+
+    {inherit Attributes}
+
+    See Also
+    --------
+    AutoEncoder : Dense codes of a few units.
+    sklearn.decomposition.MiniBatchDictionaryLearning : Sparse codes with a
+        linear decoder, computed by an optimisation for every sample.
+
+    Notes
+    -----
+    ``loss_curve_`` includes the L1 penalty with ``sparsity="l1"``;
+    ``reconstruction_error_`` and ``score`` measure the reconstruction only.
+
+    References
+    ----------
+    A. Makhzani and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import SparseAutoEncoder
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> sae = SparseAutoEncoder(
+    ...     n_components=32, n_active=4, max_iter=5, random_state=0
+    ... ).fit(X)
+    >>> codes = sae.transform(X)
+    >>> codes.shape
+    (1797, 32)
+    >>> np.count_nonzero(codes, axis=1).max()
+    np.int64(4)
+    >>> sae.atoms_.shape
+    (32, 64)
+    """
+
+    _parameter_constraints = {
+        **AutoEncoder._parameter_constraints,
+        "sparsity": [StrOptions({"topk", "l1"})],
+        "n_active": [Interval(Integral, 1, None, closed="left")],
+        "alpha_code": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=32,
+        *,
+        sparsity="topk",
+        n_active=4,
+        alpha_code=0.01,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        device="auto",
+        n_threads="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            tol=tol,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            shuffle=shuffle,
+            random_state=random_state,
+            device=device,
+            n_threads=n_threads,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.sparsity = sparsity
+        self.n_active = n_active
+        self.alpha_code = alpha_code
+
+    def _build_module(self, n_features):
+        module = super()._build_module(n_features)
+        sparsify = TopK(self.n_active) if self.sparsity == "topk" else nn.ReLU()
+        module.encoder.append(sparsify)
+        return module
+
+    def _build_criterion(self):
+        if self.sparsity == "l1":
+            return L1CodeLoss(self.alpha_code)
+        return super()._build_criterion()
+
+    @property
+    def atoms_(self):
+        check_is_fitted(self)
+        codes = np.vstack([np.zeros(self.n_components), np.eye(self.n_components)])
+        decoded = self.inverse_transform(codes)
+        return decoded[1:] - decoded[:1]
