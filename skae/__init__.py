@@ -2,7 +2,9 @@
 
 from ._autoencoder import AutoEncoder
 from ._denoising import DenoisingAutoEncoder
+from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
+__all__ += ["load", "save"]
 __version__ = "0.1.0"

@@ -97,6 +97,21 @@ def _clone_state(state_dict):
     return {name: tensor.detach().clone() for name, tensor in state_dict.items()}
 
 
+class RelativeEarlyStopping(EarlyStopping):
+    """skorch's EarlyStopping, with a relative ``threshold`` valid for negative losses.
+
+    skorch's rule ``loss < best * (1 - threshold)`` turns around below 0 (a
+    negative log-likelihood can be): a slightly *worse* loss then counts as
+    progress. Scaling the threshold by ``|best|`` works on both sides of 0.
+    """
+
+    def _calc_new_threshold(self, score):
+        if self.threshold_mode != "rel":
+            return super()._calc_new_threshold(score)
+        change = self.threshold * abs(score)
+        return score - change if self.lower_is_better else score + change
+
+
 class TrimBatchHistory(Callback):
     """Keep only epoch-level history, so a fitted model does not grow with training."""
 
@@ -129,6 +144,14 @@ class AutoEncoderNet(NeuralNet):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
         ]
 
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        # A criterion whose objective changes over training (a KL weight warmed
+        # up over epochs) learns the epoch, 1-based and counted across warm starts.
+        set_epoch = getattr(self.criterion_, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(len(self.history))
+
     def _set_training(self, training=True):
         # skorch switches every module's mode at every step; Module.train()
         # walks all submodules, a measurable share of a small model's step.
@@ -155,12 +178,24 @@ class AutoEncoderNet(NeuralNet):
         """
         saved = self.max_epochs, self.train_split
         self.max_epochs = epochs
+        # Without a validation split there is no valid_loss for early stopping
+        # to watch (partial_fit after fit with early_stopping=True): it watches
+        # the training loss for this call instead.
+        stoppers = [
+            cb
+            for _, cb in self.callbacks_
+            if isinstance(cb, EarlyStopping) and cb.monitor == "valid_loss"
+        ]
         if not validate:
             self.train_split = None
+            for cb in stoppers:
+                cb.monitor = "train_loss"
         try:
             self.partial_fit(X)
         finally:
             self.max_epochs, self.train_split = saved
+            for cb in stoppers:
+                cb.monitor = "valid_loss"
         return self
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
@@ -223,7 +258,7 @@ def build_net(
         ("divergence", DivergenceCheck()),
         (
             "stopping",
-            EarlyStopping(
+            RelativeEarlyStopping(
                 monitor=monitor,
                 patience=n_iter_no_change,
                 threshold=tol,
