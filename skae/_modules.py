@@ -13,6 +13,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -198,15 +199,13 @@ def reset_parameters(module, generator):
 
 
 class TopK(nn.Module):
-    """Keeps the ``k`` largest entries of each row, shifted to be positive.
+    """Keeps the ``k`` largest entries of each row, made positive; zeroes the rest.
 
-    Each row ``v`` becomes ``v_i - v_(k+1)`` at its ``k`` largest entries and
-    0 elsewhere, where ``v_(k+1)`` is the row's (k+1)-th largest value. This
-    is the k-sparse autoencoder's code (Makhzani & Frey, 2013) with a
-    per-row threshold instead of a ReLU: the code is non-negative and has
-    exactly ``k`` non-zeros per row (barring exact ties), where
-    ``relu(top-k)`` could leave fewer. Rows of ``k`` entries or fewer have
-    nothing to drop and no threshold: they just go through a ReLU.
+    The kept entries go through a softplus rather than a ReLU, so that every
+    row has exactly ``k`` non-zeros, where ``relu(top-k)`` could leave fewer.
+    Rows of ``k`` entries or fewer have nothing to drop: they go through the
+    softplus whole. This is the k-sparse autoencoder's code (Makhzani & Frey,
+    2014), non-negative.
     """
 
     def __init__(self, k):
@@ -215,10 +214,41 @@ class TopK(nn.Module):
 
     def forward(self, x):
         if self.k >= x.shape[1]:
-            return torch.relu(x)
-        values, indices = x.topk(self.k + 1, dim=1)
-        kept = values[:, :-1] - values[:, -1:]
-        return torch.zeros_like(x).scatter(1, indices[:, :-1], kept)
+            return F.softplus(x)
+        values, indices = x.topk(self.k, dim=1)
+        return torch.zeros_like(x).scatter(1, indices, F.softplus(values))
 
     def extra_repr(self):
         return f"k={self.k}"
+
+
+class Standardize(nn.Module):
+    """Centres and scales each feature by batch statistics; no learned weights.
+
+    ``BatchNorm1d(affine=False)``, except that a training batch of one sample
+    (the last one of an epoch, say) is standardised by the running statistics
+    instead of failing. Before a top-k selection it puts every unit on the
+    same scale, so each unit wins for some samples and none is left dead.
+    """
+
+    def __init__(self, n_features, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.momentum = momentum
+        self.eps = eps
+        self.register_buffer("running_mean", torch.zeros(n_features))
+        self.register_buffer("running_var", torch.ones(n_features))
+
+    def forward(self, x):
+        if self.training and x.shape[0] > 1:
+            var, mean = torch.var_mean(x, dim=0, correction=0)
+            with torch.no_grad():
+                # Running variance is unbiased, as in BatchNorm.
+                unbiased = var * x.shape[0] / (x.shape[0] - 1)
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(unbiased, self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) / torch.sqrt(var + self.eps)
+
+    def extra_repr(self):
+        return f"{self.running_mean.shape[0]}, momentum={self.momentum}"

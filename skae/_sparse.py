@@ -10,7 +10,7 @@ from torch import nn
 from ._autoencoder import AutoEncoder
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
-from ._modules import TopK
+from ._modules import Standardize, TopK
 
 
 @inherit_docs(AutoEncoder)
@@ -33,11 +33,14 @@ class SparseAutoEncoder(AutoEncoder):
     sparsity : {"topk", "l1"}, default="topk"
         How the code is made sparse.
 
-        - ``"topk"``: the k-sparse autoencoder. For each sample only the
-          ``n_active`` largest encoder outputs are kept, minus the next
-          largest one (so that they are positive), and the others are set to
-          0. Every code has exactly ``n_active`` non-zeros, in training and
-          in ``transform``, with no penalty to tune.
+        - ``"topk"``: the k-sparse autoencoder. The encoder's outputs are
+          standardised per unit (with batch statistics in training and
+          running ones afterwards, as batch normalisation does) so that every
+          unit gets its turn; then for each sample only the ``n_active``
+          largest are kept, through a softplus so that they are positive, and
+          the others are set to 0. Every code has exactly ``n_active``
+          non-zeros, in training and in ``transform``, with no penalty to
+          tune.
         - ``"l1"``: the code goes through a ReLU and the loss adds
           ``alpha_code * mean(|code|)`` to the reconstruction error, which
           drives units to exactly 0. The number of active units varies from
@@ -45,9 +48,8 @@ class SparseAutoEncoder(AutoEncoder):
 
     n_active : int, default=4
         Number of non-zero code entries per sample with ``sparsity="topk"``.
-        When it is not smaller than ``n_components`` no unit is dropped and
-        the code is just the ReLU of the encoder's output. Ignored with
-        ``"l1"``.
+        When it is not smaller than ``n_components`` no unit is dropped.
+        Ignored with ``"l1"``.
 
     alpha_code : float, default=0.01
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
@@ -159,8 +161,10 @@ class SparseAutoEncoder(AutoEncoder):
 
     def _build_module(self, n_features):
         module = super()._build_module(n_features)
-        sparsify = TopK(self.n_active) if self.sparsity == "topk" else nn.ReLU()
-        module.encoder.append(sparsify)
+        if self.sparsity == "topk":
+            module.encoder.extend([Standardize(self.n_components), TopK(self.n_active)])
+        else:
+            module.encoder.append(nn.ReLU())
         return module
 
     def _build_criterion(self):
