@@ -4,7 +4,9 @@ from ._autoencoder import AutoEncoder
 from ._denoising import DenoisingAutoEncoder
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
+from ._variational import VariationalAutoEncoder
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
 __all__ += ["load", "save"]
+__all__ += ["VariationalAutoEncoder"]
 __version__ = "0.1.0"

@@ -236,7 +236,7 @@ class BaseAutoEncoder(
             self.validation_scores_ = None
             self.best_validation_score_ = None
         self._n_features_out = self.n_components
-        self.reconstruction_error_ = float(-np.mean(self._score_samples(X)))
+        self.reconstruction_error_ = self._reconstruction_error(X)
 
         name = type(self).__name__
         if net.interrupted_:
@@ -256,6 +256,10 @@ class BaseAutoEncoder(
                 ConvergenceWarning,
                 stacklevel=5,
             )
+
+    def _reconstruction_error(self, X):
+        """``reconstruction_error_``: for models whose score is not -MSE, override."""
+        return float(-np.mean(self._score_samples(X)))
 
     # -------------------------------------------------------------- inference
 

@@ -5,6 +5,9 @@ A criterion is called as ``criterion(module_output, x)`` where ``x`` is the
 clean input batch: autoencoders are their own targets.
 """
 
+import math
+
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -37,3 +40,76 @@ class L1CodeLoss(nn.Module):
     def forward(self, output, x):
         reconstruction, code = output
         return F.mse_loss(reconstruction, x) + self.alpha * code.abs().mean()
+
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_density(x, mean, logvar):
+    """log N(x; mean, exp(logvar)) summed over the last axis, in nats."""
+    return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log Bernoulli(x; sigmoid(logits)) summed over the last axis, in nats.
+
+    Also defined for ``x`` strictly between 0 and 1 (grey levels), as the
+    cross-entropy; it is then not a normalised density of ``x``.
+    """
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def log_likelihood(likelihood, x, x_param, x_logvar=None):
+    """log p(x|z) of a VAE decoder's output, one value per sample (in nats)."""
+    if likelihood == "bernoulli":
+        return bernoulli_log_likelihood(x, x_param)
+    return gaussian_log_density(x, x_param, x_logvar)
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, I)) in nats, one value per sample."""
+    return 0.5 * (mu.pow(2) + torch.exp(logvar) - 1 - logvar).sum(-1)
+
+
+class ELBOLoss(nn.Module):
+    """Negative evidence lower bound, averaged over samples (nats per sample).
+
+    ``-log p(x|z) + beta * KL(q(z|x) || N(0, I))`` for the module output
+    :class:`~skae._modules.VAEOutput`. With ``warmup_epochs`` the gradient
+    follows the objective with a KL weight rising linearly from
+    ``beta / warmup_epochs`` at epoch 1 to ``beta`` at epoch
+    ``warmup_epochs``, while the value reported (the training loss that
+    early stopping and the divergence check watch) is always the objective
+    with weight ``beta``: losses from different epochs stay comparable.
+    The net tells the criterion the epoch through :meth:`set_epoch`.
+    """
+
+    def __init__(self, likelihood="gaussian", beta=1.0, warmup_epochs=0):
+        super().__init__()
+        self.likelihood = likelihood
+        self.beta = beta
+        self.warmup_epochs = warmup_epochs
+        self.epoch = 1
+
+    def set_epoch(self, epoch):
+        """Called at the start of each epoch (1-based, counted across warm starts)."""
+        self.epoch = epoch
+
+    @property
+    def kl_weight(self):
+        if self.warmup_epochs <= 0:
+            return self.beta
+        return self.beta * min(1.0, self.epoch / self.warmup_epochs)
+
+    def forward(self, output, x):
+        reconstruction = log_likelihood(
+            self.likelihood, x, output.x_param, output.x_logvar
+        )
+        kl = gaussian_kl(output.mu, output.logvar)
+        loss = (self.beta * kl - reconstruction).mean()
+        weight = self.kl_weight
+        if weight == self.beta:
+            return loss
+        annealed = (weight * kl - reconstruction).mean()
+        # The value of ``loss``, the gradient of ``annealed``.
+        return loss.detach() + (annealed - annealed.detach())

@@ -2,7 +2,12 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder
+from skae import (
+    AutoEncoder,
+    DenoisingAutoEncoder,
+    SparseAutoEncoder,
+    VariationalAutoEncoder,
+)
 
 # Small networks and few epochs: the checks only need a working estimator.
 ESTIMATORS = [
@@ -12,6 +17,7 @@ ESTIMATORS = [
     SparseAutoEncoder(
         n_components=4, sparsity="l1", hidden_layer_sizes=(8,), max_iter=20
     ),
+    VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
 ]
 
 # Checks that cannot pass, with the reason. Empty while every check passes.

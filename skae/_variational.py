@@ -1,0 +1,475 @@
+"""Variational autoencoder: a generative model with likelihood scores."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import ndtri
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import (
+    _get_container_adapter,
+    _wrap_data_with_container,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from ._autoencoder import AutoEncoder
+from ._base import INFERENCE_BATCH_SIZE, BaseAutoEncoder
+from ._docs import inherit_docs
+from ._losses import ELBOLoss, gaussian_kl, log_likelihood, squared_error
+from ._modules import VariationalModule, variational_autoencoder
+from ._runtime import as_tensor, torch_threads
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@inherit_docs(AutoEncoder)
+class VariationalAutoEncoder(BaseAutoEncoder):
+    """Variational autoencoder (VAE): codes, likelihood scores and new samples.
+
+    The encoder maps each sample ``x`` to a Normal distribution over codes,
+    ``q(z|x) = N(mu(x), diag(std(x)^2))``; the decoder maps a code ``z`` to a
+    distribution over samples, ``p(x|z)``, Gaussian or Bernoulli. Both are
+    trained together by maximising the evidence lower bound (ELBO)
+    ``E_q[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with the
+    reparameterisation trick. The model is then a density on the data, like
+    :class:`~sklearn.decomposition.PCA`'s probabilistic model, with a
+    non-linear decoder:
+
+    - :meth:`transform` returns the posterior mean ``mu(x)`` (deterministic);
+      ``transform(X, return_std=True)`` also returns the posterior standard
+      deviations;
+    - :meth:`inverse_transform` returns the mean of ``p(x|z)``;
+    - :meth:`sample` draws ``z ~ N(0, I)`` and decodes it: new data;
+    - :meth:`score_samples` returns a lower bound on ``log p(x)`` per sample
+      and :meth:`score` its mean, comparable with ``PCA.score`` in a
+      :class:`~sklearn.model_selection.GridSearchCV` (see Notes).
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the latent space, i.e. the number of output features of
+        :meth:`transform`.
+
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE). 1 gives the ELBO proper; larger
+        values give smoother, more disentangled latents at the cost of
+        reconstruction, smaller ones the reverse. ``score`` always uses the
+        true ELBO (weight 1), whatever ``beta``.
+
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        The decoder's distribution ``p(x|z)``.
+
+        - ``"gaussian"``: ``N(decoder(z), diag(noise_variance))``, for
+          real-valued data, best standardised (``StandardScaler``).
+        - ``"bernoulli"``: independent Bernoulli with probabilities
+          ``sigmoid(decoder(z))``, for data in [0, 1] such as pixel
+          intensities scaled with ``MinMaxScaler`` (``fit`` rejects values
+          outside [0, 1]). Grey levels in between are scored with the binary
+          cross-entropy, the usual practice, which is not a normalised
+          density.
+
+    noise_variance : "learned" or float, default="learned"
+        Variance of the Gaussian ``p(x|z)``. ``"learned"``: one variance per
+        feature, learned with the networks (starting at 1), and kept within
+        [1e-3, 1e3] by a smooth clamp, so that a constant feature cannot drive
+        the likelihood to infinity. A float fixes the variance of every
+        feature: the loss is then the squared error divided by
+        ``2 * noise_variance``, plus a constant. Ignored with
+        ``likelihood="bernoulli"``.
+
+    warmup_epochs : int, default=0
+        KL warm-up (annealing): the KL weight rises linearly from
+        ``beta / warmup_epochs`` at the first epoch to ``beta`` at epoch
+        ``warmup_epochs``, which helps against posterior collapse (latent
+        units that the decoder ignores). Epochs are counted across
+        ``partial_fit`` calls and warm starts. The loss recorded in
+        ``loss_curve_`` and watched by the stopping rule uses the full
+        weight throughout, so that epochs stay comparable.
+
+    n_importance_samples : int, default=1
+        Number ``K`` of posterior draws per sample in :meth:`score_samples`
+        and :meth:`score`. ``K = 1``: the ELBO, its KL term in closed form and
+        its reconstruction term from one draw. ``K > 1``: the
+        importance-weighted bound of Burda et al.,
+        ``log (1/K) sum_k p(x, z_k) / q(z_k|x)``, which is tighter (never
+        lower in expectation) and tends to ``log p(x)`` as ``K`` grows, at
+        ``K`` times the cost. Only used at scoring time, so it can be changed
+        with ``set_params`` after fitting.
+
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers, from the input towards the
+        latent space; the decoder uses the same widths in reverse. ``()``
+        gives a linear encoder and decoder (a linear Gaussian VAE is
+        probabilistic PCA when trained to convergence).
+
+    {inherit Parameters}
+
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Training loss per epoch: the negative ELBO with KL weight ``beta``,
+        in nats per sample, averaged over the epoch's mini-batches (one
+        posterior draw per sample).
+
+    reconstruction_error_ : float
+        Mean squared error, on the training data at the end, of the
+        reconstruction from the posterior mean,
+        ``inverse_transform(transform(X))``; comparable with
+        :class:`AutoEncoder`'s.
+
+    noise_variance_ : ndarray of shape (n_features_in_,) or None
+        Variance of each feature under the Gaussian ``p(x|z)``; None with
+        ``likelihood="bernoulli"``.
+
+    {inherit Attributes}
+
+    See Also
+    --------
+    AutoEncoder : Deterministic codes, trained on the reconstruction only.
+    sklearn.decomposition.PCA : Its ``score`` is the average log-likelihood
+        under probabilistic PCA, the linear Gaussian special case.
+    sklearn.decomposition.FactorAnalysis : Linear Gaussian model with one
+        noise variance per feature, like ``noise_variance="learned"``.
+
+    Notes
+    -----
+    **Units of the scores.** :meth:`score_samples` returns, for each sample,
+    a stochastic lower bound on ``log p(x)`` in nats, summed over the
+    features (not averaged), so it is on the same scale as
+    ``PCA.score_samples`` and ``FactorAnalysis.score_samples``. With the
+    Gaussian likelihood it is the log of a *density* in the units of the data
+    given to ``fit``: rescaling the features by a factor ``s`` shifts it by
+    ``-n_features * log(s)``. Compare models on the same scaled data (put the
+    scaler in the pipeline before either model; ``StandardScaler`` is the
+    scaling the variance bounds above assume). With ``"bernoulli"`` it is the
+    log of a probability of binary data, which is not comparable with a
+    density.
+
+    **Randomness.** Training draws from generators seeded by
+    ``random_state``; torch's and numpy's global random states are never
+    used. The draws behind :meth:`score_samples` come from a counter-based
+    generator keyed by the fitted model's seed and by each row's values, so a
+    sample's score does not depend on the other rows it is scored with
+    (order, batch, subset) and repeated calls give identical results.
+
+    **Stability.** The posterior log-variance is smoothly clamped to
+    (-10, 10) and the learned noise variance to [1e-3, 1e3], so the loss
+    cannot overflow through ``exp(logvar)``. If the loss still becomes NaN
+    or infinite (an excessive learning rate, unscaled data), ``fit`` raises
+    a ``ValueError`` saying so and keeps the weights from before the call.
+
+    References
+    ----------
+    D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
+    Autoencoders", ICLR 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import VariationalAutoEncoder
+    >>> X = StandardScaler().fit_transform(load_digits().data)
+    >>> vae = VariationalAutoEncoder(n_components=4, max_iter=5, random_state=0)
+    >>> vae.fit(X).transform(X).shape
+    (1797, 4)
+    >>> mean, std = vae.transform(X[:3], return_std=True)
+    >>> std.shape
+    (3, 4)
+    >>> vae.sample(5, random_state=0).shape
+    (5, 64)
+    >>> vae.score_samples(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseAutoEncoder._parameter_constraints,
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "likelihood": [StrOptions(set(VariationalModule.LIKELIHOODS))],
+        "noise_variance": [
+            StrOptions({"learned"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        beta=1.0,
+        likelihood="gaussian",
+        noise_variance="learned",
+        warmup_epochs=0,
+        n_importance_samples=1,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        device="auto",
+        n_threads="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.beta = beta
+        self.likelihood = likelihood
+        self.noise_variance = noise_variance
+        self.warmup_epochs = warmup_epochs
+        self.n_importance_samples = n_importance_samples
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ hooks
+
+    def _build_module(self, n_features):
+        return variational_autoencoder(
+            n_features,
+            self.n_components,
+            self._hidden_sizes(),
+            activation=self.activation,
+            dropout=self.dropout,
+            likelihood=self.likelihood,
+            noise_variance=self.noise_variance,
+        )
+
+    def _build_criterion(self):
+        return ELBOLoss(self.likelihood, self.beta, self.warmup_epochs)
+
+    def _encode_batch(self, module, x):
+        return module.encode(x)[0]
+
+    def _train(self, X, epochs, *, continuing, incremental):
+        if self.likelihood == "bernoulli":
+            low, high = X.min(initial=0.0), X.max(initial=1.0)
+            if low < 0 or high > 1:
+                raise ValueError(
+                    "likelihood='bernoulli' models data in [0, 1], but X has "
+                    f"values in [{low:g}, {high:g}]. Scale it first (e.g. "
+                    "MinMaxScaler in a Pipeline) or use likelihood='gaussian'."
+                )
+        if not continuing:
+            # The key of score_samples' draws: fixed for the fitted model.
+            self._score_seed = int(self._draw_seeds(1)[0])
+        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
+
+    def _set_fitted_attributes(self, X, incremental):
+        super()._set_fitted_attributes(X, incremental)
+        logvar = self.net_.module_.noise_logvar()
+        self.noise_variance_ = (
+            None
+            if logvar is None
+            else torch.exp(logvar).detach().cpu().double().numpy()
+        )
+
+    def _reconstruction_error(self, X):
+        def batch_error(module, x):
+            return squared_error(module.decode(module.encode(x)[0]), x)
+
+        return float(np.mean(self._forward_batches(batch_error, X, None)))
+
+    # -------------------------------------------------------------- inference
+
+    def transform(self, X, return_std=False):
+        """Posterior mean of the code of each sample, and optionally its std.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode.
+        return_std : bool, default=False
+            Also return the posterior standard deviations.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Posterior means ``mu(x)``; float32 for float32 input, float64
+            otherwise. A DataFrame under ``set_output(transform="pandas")``.
+        X_std : ndarray of shape (n_samples, n_components)
+            Only with ``return_std=True``: the posterior standard deviations,
+            so that ``q(z|x) = N(X_new, diag(X_std ** 2))``; in the same
+            container as ``X_new``.
+        """
+        check_is_fitted(self)
+        X_checked = self._validate_input(X, reset=False)
+        k = self.n_components
+        if not return_std:
+            return self._forward_batches(self._encode_batch, X_checked, k)
+
+        def posterior(module, x):
+            mu, logvar = module.encode(x)
+            return torch.cat([mu, torch.exp(0.5 * logvar)], dim=1)
+
+        both = self._forward_batches(posterior, X_checked, 2 * k)
+        # set_output wraps only the first element of a returned tuple.
+        return both[:, :k], _wrap_data_with_container("transform", both[:, k:], X, self)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new samples: ``z ~ N(0, I)`` decoded to the mean of ``p(x|z)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to draw.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``z``; an int gives the same samples at every
+            call. None draws fresh entropy from the OS (numpy's global random
+            state is not used).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            Decoded samples, float64: means of ``p(x|z)``, without the
+            Gaussian's observation noise (for images, the usual "samples").
+            A DataFrame with the input's column names when the transform
+            output is set to pandas (``set_output``).
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(
+                f"n_samples must be a positive integer, got {n_samples!r}."
+            )
+        if random_state is None:
+            rng = np.random.default_rng()
+        else:
+            rng = check_random_state(random_state)
+        Z = rng.standard_normal((n_samples, self.n_components))
+        X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
+        adapter = _get_container_adapter("transform", self)
+        if adapter is None:
+            return X_new
+        columns = getattr(self, "feature_names_in_", None)
+        if columns is None:
+            columns = np.asarray([f"x{i}" for i in range(self.n_features_in_)])
+        return adapter.create_container(X_new, None, columns=columns)
+
+    def score_samples(self, X):
+        """Lower bound on the log-likelihood of each sample, in nats.
+
+        The ELBO with ``n_importance_samples=1``, the importance-weighted
+        bound with more; higher is better. See the class Notes for units and
+        scaling.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``log p(x)`` bounds, summed over features (not averaged).
+        """
+        return super().score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`: average log-likelihood bound, in nats.
+
+        On the same scale as ``PCA.score`` on the same data, so the two can be
+        compared in one ``GridSearchCV``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y)
+
+    def _score_samples(self, X):
+        n_draws = self.n_importance_samples
+        module, dtype, device = self._inference_module()
+        out = np.empty(
+            len(X), dtype=np.float32 if X.dtype == np.float32 else np.float64
+        )
+        # Bound memory by the number of decoded rows, n_draws per sample.
+        rows = max(1, INFERENCE_BATCH_SIZE // n_draws)
+        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
+        with torch.no_grad(), torch_threads(n_threads):
+            for start in range(0, len(X), rows):
+                batch = X[start : start + rows]
+                eps = _row_normals(
+                    batch, self._score_seed, (n_draws, self.n_components)
+                )
+                x = as_tensor(batch).to(device=device, dtype=dtype)
+                eps = torch.from_numpy(eps).to(device=device, dtype=dtype)
+                bound = self._log_likelihood_bound(module, x, eps)
+                out[start : start + rows] = bound.cpu().numpy()
+        return out
+
+    def _log_likelihood_bound(self, module, x, eps):
+        """ELBO (one draw) or importance-weighted bound; eps is (n, K, k)."""
+        mu, logvar = module.encode(x)
+        z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
+        x_param = module.decoder(z)
+        reconstruction = log_likelihood(
+            self.likelihood, x[:, None, :], x_param, module.noise_logvar()
+        )
+        n_draws = eps.shape[1]
+        if n_draws == 1:
+            return reconstruction[:, 0] - gaussian_kl(mu, logvar)
+        log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
+        log_posterior = -0.5 * (eps.pow(2) + _LOG_2PI + logvar[:, None, :]).sum(-1)
+        log_weights = reconstruction + log_prior - log_posterior
+        return torch.logsumexp(log_weights, dim=1) - math.log(n_draws)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(x):
+    """splitmix64's finaliser: a bijective, well-mixing hash of uint64 arrays."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _row_normals(X, seed, size):
+    """Standard normal draws of shape ``(len(X), *size)``, a function of each row.
+
+    Row ``i``'s draws depend only on ``seed`` and the values of ``X[i]``
+    (as float64), never on its position or on the other rows: a splitmix64
+    stream keyed by a hash of the row, turned into normals by the inverse
+    CDF. Identical rows get identical draws.
+    """
+    # Adding 0.0 turns -0.0 into 0.0, so equal values hash equally.
+    bits = (np.ascontiguousarray(X, dtype=np.float64) + 0.0).view(np.uint64)
+    key = _mix64(np.full(len(bits), seed, dtype=np.uint64) + _GOLDEN)
+    for column in bits.T:
+        key = _mix64(key ^ column) + _GOLDEN
+    counters = np.arange(1, math.prod(size) + 1, dtype=np.uint64) * _GOLDEN
+    stream = _mix64(key[:, None] + counters[None, :])
+    uniform = ((stream >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return ndtri(uniform).reshape(len(bits), *size)
