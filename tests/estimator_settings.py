@@ -1,0 +1,59 @@
+"""Small constructor settings for every public estimator, in one place.
+
+The persistence, fault and input-contract tests run on every estimator class
+that ``skae.__all__`` exports. A class added to skae without an entry in
+:data:`SETTINGS` makes those tests fail (see :func:`make`), rather than be
+skipped without anyone noticing.
+"""
+
+import pytest
+
+import skae
+from skae._base import BaseAutoEncoder
+
+#: Constructor parameters giving a tiny, quick network for each class, on
+#: input of any number of features (unless listed in N_FEATURES).
+SETTINGS = {
+    "AutoEncoder": {"n_components": 2, "hidden_layer_sizes": (8,)},
+    "DenoisingAutoEncoder": {
+        "n_components": 2,
+        "hidden_layer_sizes": (8,),
+        "noise": "gaussian",
+        "noise_level": 0.1,
+    },
+    "SparseAutoEncoder": {"n_components": 4, "n_active": 2, "hidden_layer_sizes": (8,)},
+    "VariationalAutoEncoder": {"n_components": 2, "hidden_layer_sizes": (8,)},
+}
+
+#: Classes that only accept one number of input features (e.g. images of a
+#: given shape) map to that number; the others take any.
+N_FEATURES = {}
+
+ESTIMATOR_CLASSES = [
+    getattr(skae, name)
+    for name in skae.__all__
+    if isinstance(getattr(skae, name), type)
+    and issubclass(getattr(skae, name), BaseAutoEncoder)
+]
+
+#: ``@parametrize_estimators`` runs a test once per public estimator class.
+parametrize_estimators = pytest.mark.parametrize(
+    "cls", ESTIMATOR_CLASSES, ids=[cls.__name__ for cls in ESTIMATOR_CLASSES]
+)
+
+
+def make(cls, **params):
+    """A small instance of ``cls``: its SETTINGS, 3 epochs, seed 0, ``params``."""
+    if cls.__name__ not in SETTINGS:
+        pytest.fail(
+            f"{cls.__name__} is exported by skae but has no entry in SETTINGS "
+            "in tests/estimator_settings.py; add small constructor settings "
+            "for it so that the shared tests cover it."
+        )
+    defaults = {"max_iter": 3, "random_state": 0}
+    return cls(**{**defaults, **SETTINGS[cls.__name__], **params})
+
+
+def n_features(cls, default):
+    """The number of input features to test ``cls`` with."""
+    return N_FEATURES.get(cls.__name__, default)
