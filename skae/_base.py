@@ -143,7 +143,7 @@ class BaseAutoEncoder(
         return self._train(X, 1, continuing=continuing, incremental=True)
 
     def _train(self, X, epochs, *, continuing, incremental):
-        X = np.asarray(X, dtype=np.float32)
+        X = _training_float32(X, type(self).__name__)
         n_samples = X.shape[0]
         if self.early_stopping and not incremental and n_samples < 2:
             raise ValueError(
@@ -385,3 +385,24 @@ class BaseAutoEncoder(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _training_float32(X, name):
+    """``X`` as the float32 array training runs on, refusing values it cannot hold.
+
+    A float64 value beyond float32's range would silently become inf and
+    surface later as a diverged loss with a misleading remedy.
+    """
+    X = np.asarray(X)
+    if X.dtype == np.float32:
+        return X
+    with np.errstate(over="ignore"):
+        X32 = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(X32).all():
+        raise ValueError(
+            f"{name} trains in float32, whose largest value is "
+            f"{np.finfo(np.float32).max:.3g}, but X holds values up to "
+            f"{np.max(np.abs(X)):.3g}. Scale X first (e.g. StandardScaler or "
+            "MinMaxScaler in a Pipeline)."
+        )
+    return X32

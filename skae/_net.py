@@ -72,6 +72,7 @@ class DivergenceCheck(Callback):
     def on_train_begin(self, net, **kwargs):
         self.module_state_ = _clone_state(net.module_.state_dict())
         self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
+        self.n_epochs_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
         losses = [net.history[-1].get(key) for key in ("train_loss", "valid_loss")]
@@ -81,6 +82,9 @@ class DivergenceCheck(Callback):
         net.optimizer_.load_state_dict(self.optimizer_state_)
         self.on_train_end(net)
         epoch = len(net.history)
+        # The epochs of this call no longer describe the restored weights;
+        # left in, a later partial_fit would put their NaN in loss_curve_.
+        del net.history[self.n_epochs_ :]
         raise ValueError(
             f"Training diverged at epoch {epoch}: the reconstruction loss became "
             f"{losses[0]}. The weights from before this call to fit were kept. "
