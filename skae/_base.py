@@ -117,6 +117,7 @@ class BaseAutoEncoder(
         """
         continuing = self.warm_start and hasattr(self, "net_")
         X = self._validate_input(X, reset=not continuing)
+        X = _training_float32(X, type(self).__name__)
         return self._train(X, self.max_iter, continuing=continuing, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -140,10 +141,11 @@ class BaseAutoEncoder(
         """
         continuing = hasattr(self, "net_")
         X = self._validate_input(X, reset=not continuing)
+        X = _training_float32(X, type(self).__name__)
         return self._train(X, 1, continuing=continuing, incremental=True)
 
     def _train(self, X, epochs, *, continuing, incremental):
-        X = _training_float32(X, type(self).__name__)
+        X = np.asarray(X, dtype=np.float32)
         n_samples = X.shape[0]
         if self.early_stopping and not incremental and n_samples < 2:
             raise ValueError(
@@ -391,7 +393,8 @@ def _training_float32(X, name):
     """``X`` as the float32 array training runs on, refusing values it cannot hold.
 
     A float64 value beyond float32's range would silently become inf and
-    surface later as a diverged loss with a misleading remedy.
+    surface later as a diverged loss with a misleading remedy. Done in
+    ``fit`` and ``partial_fit``, so that every ``_train`` override sees it.
     """
     X = np.asarray(X)
     if X.dtype == np.float32:
