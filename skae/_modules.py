@@ -306,6 +306,10 @@ class VariationalModule(nn.Module):
 
     LOGVAR_BOUND = 10.0
     NOISE_VARIANCE_RATIO = 1e3
+    # Adam moves each parameter by about the learning rate per step, so a raw
+    # log-variance would need thousands of steps to go from 1 to a typical
+    # residual variance; scaling it makes the noise keep up with the decoder.
+    NOISE_LOGVAR_SCALE = 10.0
     LIKELIHOODS = ("gaussian", "bernoulli")
 
     def __init__(
@@ -358,7 +362,10 @@ class VariationalModule(nn.Module):
             return None
         if not self.learn_noise:
             return self.noise_logvar_raw
-        return soft_clamp(self.noise_logvar_raw, math.log(self.NOISE_VARIANCE_RATIO))
+        return soft_clamp(
+            self.NOISE_LOGVAR_SCALE * self.noise_logvar_raw,
+            math.log(self.NOISE_VARIANCE_RATIO),
+        )
 
     def forward(self, x):
         mu, logvar = self.encode(x)
@@ -383,3 +390,107 @@ def variational_autoencoder(
     encoder = mlp([n_features, *hidden, 2 * n_components], activation, dropout)
     decoder = mlp([n_components, *hidden[::-1], n_features], activation, dropout)
     return VariationalModule(encoder, decoder, likelihood, n_features, noise_variance)
+
+
+class ToImages(nn.Module):
+    """Rows of flattened pixels to a batch of images, zero-padded around.
+
+    ``(n, c * h * w)`` becomes ``(n, c, padded_h, padded_w)``, the image
+    centred in the padding, so that every stride-2 stage halves the size
+    exactly. :class:`FromImages` crops the same border off again.
+    """
+
+    def __init__(self, image_shape, padded_shape):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.padded_shape = tuple(padded_shape)
+
+    def _border(self):
+        (_, height, width), (padded_h, padded_w) = self.image_shape, self.padded_shape
+        top, left = (padded_h - height) // 2, (padded_w - width) // 2
+        return top, left, padded_h - height - top, padded_w - width - left
+
+    def forward(self, x):
+        images = x.reshape(-1, *self.image_shape)
+        top, left, bottom, right = self._border()
+        if top or left or bottom or right:
+            images = F.pad(images, (left, right, top, bottom))
+        return images
+
+    def extra_repr(self):
+        return f"image_shape={self.image_shape}, padded_shape={self.padded_shape}"
+
+
+class FromImages(ToImages):
+    """The inverse of :class:`ToImages`: crop the border, flatten each image."""
+
+    def forward(self, images):
+        top, left, _, _ = self._border()
+        _, height, width = self.image_shape
+        images = images[:, :, top : top + height, left : left + width]
+        return images.reshape(images.shape[0], -1)
+
+
+def conv_autoencoder(
+    image_shape,
+    n_components,
+    channels=(16, 32),
+    kernel_size=3,
+    activation="relu",
+    corruption=None,
+):
+    """Convolutional autoencoder on flattened images, with a dense code.
+
+    The encoder takes rows of ``c * h * w`` pixels, pads each image so that
+    its height and width divide by ``2 ** len(channels)``, and applies one
+    stride-2 convolution per entry of ``channels`` (each halves the height
+    and width: no layer runs at full resolution), then a linear layer to the
+    ``n_components`` code. The decoder mirrors it with stride-2 transposed
+    convolutions and crops the padding off, returning rows of pixels again.
+    The code and the output are linear, as in :func:`dense_autoencoder`.
+
+    Returns
+    -------
+    AutoEncoderModule
+    """
+    n_channels, height, width = image_shape
+    factor = 2 ** len(channels)
+    padded = (math.ceil(height / factor) * factor, math.ceil(width / factor) * factor)
+    small = (padded[0] // factor, padded[1] // factor)
+    n_flat = channels[-1] * small[0] * small[1]
+    # With this padding a stride-2 convolution maps an even size n to n / 2,
+    # and the transposed one with this output padding maps n / 2 back to n,
+    # whatever the kernel size.
+    padding, output_padding = (kernel_size - 1) // 2, kernel_size % 2
+
+    encoder = [ToImages(image_shape, padded)]
+    for n_in, n_out in zip((n_channels, *channels[:-1]), channels, strict=True):
+        encoder += [
+            nn.Conv2d(n_in, n_out, kernel_size, stride=2, padding=padding),
+            ACTIVATIONS[activation](),
+        ]
+    encoder += [nn.Flatten(), nn.Linear(n_flat, n_components)]
+
+    decoder = [
+        nn.Linear(n_components, n_flat),
+        ACTIVATIONS[activation](),
+        nn.Unflatten(1, (channels[-1], *small)),
+    ]
+    widths = (*channels[::-1], n_channels)
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        decoder.append(
+            nn.ConvTranspose2d(
+                n_in,
+                n_out,
+                kernel_size,
+                stride=2,
+                padding=padding,
+                output_padding=output_padding,
+            )
+        )
+        if i < len(channels) - 1:
+            decoder.append(ACTIVATIONS[activation]())
+    decoder.append(FromImages(image_shape, padded))
+    return AutoEncoderModule(
+        nn.Sequential(*encoder), nn.Sequential(*decoder), corruption
+    )
