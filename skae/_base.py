@@ -296,7 +296,11 @@ class BaseAutoEncoder(
             Reconstructions; float32 for float32 input, float64 otherwise.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        try:
+            Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        except ValueError as exc:
+            self._raise_if_non_numeric(exc, "Pass the output of transform.")
+            raise
         if Z.shape[1] != self.n_components:
             raise ValueError(
                 f"inverse_transform expects codes with n_components="
@@ -372,16 +376,29 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------ validation
 
     def _validate_input(self, X, reset):
+        columns = getattr(X, "columns", None)
+        if columns is not None and len(set(columns)) != len(columns):
+            duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1})
+            raise ValueError(
+                f"{type(self).__name__} needs unique column names, but X has "
+                f"duplicated columns {duplicated}. Rename or drop them."
+            )
+        hint = (
+            "Encode categorical columns first, e.g. with OneHotEncoder in a "
+            "ColumnTransformer."
+        )
         try:
             return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         except ValueError as exc:
-            if "convert" in str(exc) or "string" in str(exc):
-                raise ValueError(
-                    f"{type(self).__name__} needs numeric input, but X holds "
-                    f"non-numeric values ({exc}). Encode categorical columns "
-                    "first, e.g. with OneHotEncoder in a ColumnTransformer."
-                ) from exc
+            self._raise_if_non_numeric(exc, hint)
             raise
+
+    def _raise_if_non_numeric(self, exc, hint):
+        if "convert" in str(exc) or "string" in str(exc):
+            raise ValueError(
+                f"{type(self).__name__} needs numeric input, but X holds "
+                f"non-numeric values ({exc}). {hint}"
+            ) from exc
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
