@@ -23,11 +23,15 @@ SETTINGS = {
     },
     "SparseAutoEncoder": {"n_components": 4, "n_active": 2, "hidden_layer_sizes": (8,)},
     "VariationalAutoEncoder": {"n_components": 2, "hidden_layer_sizes": (8,)},
+    "ConvAutoEncoder": {"n_components": 2, "channels": (2,), "kernel_size": 3},
 }
 
 #: Classes that only accept one number of input features (e.g. images of a
 #: given shape) map to that number; the others take any.
-N_FEATURES = {}
+N_FEATURES = {
+    # image_shape="auto": 4 x 4 grey images.
+    "ConvAutoEncoder": 16,
+}
 
 ESTIMATOR_CLASSES = [
     getattr(skae, name)
