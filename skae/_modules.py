@@ -293,9 +293,9 @@ class VariationalModule(nn.Module):
     likelihood : {"gaussian", "bernoulli"}
     n_features : int
         Needed for the Gaussian's per-feature noise variance.
-    noise_variance : "learned" or float
-        The Gaussian's variance: learned per feature (starting at 1), or
-        fixed for every feature.
+    noise_variance : {"per_feature", "shared"} or float
+        The Gaussian's variance: learned, one per feature or one for all
+        (starting at 1), or fixed for every feature.
 
     Both log-variances are squashed by :func:`soft_clamp`: the posterior's
     into ``(-LOGVAR_BOUND, LOGVAR_BOUND)``, a learned noise variance into
@@ -318,7 +318,7 @@ class VariationalModule(nn.Module):
         decoder,
         likelihood="gaussian",
         n_features=None,
-        noise_variance="learned",
+        noise_variance="per_feature",
     ):
         super().__init__()
         if likelihood not in self.LIKELIHOODS:
@@ -329,9 +329,13 @@ class VariationalModule(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.generator = None
-        self.learn_noise = likelihood == "gaussian" and noise_variance == "learned"
+        self.learn_noise = likelihood == "gaussian" and noise_variance in (
+            "per_feature",
+            "shared",
+        )
         if self.learn_noise:
-            self.noise_logvar_raw = nn.Parameter(torch.zeros(n_features))
+            n_variances = n_features if noise_variance == "per_feature" else 1
+            self.noise_logvar_raw = nn.Parameter(torch.zeros(n_variances))
         elif likelihood == "gaussian":
             fixed = torch.full((n_features,), math.log(noise_variance))
             self.register_buffer("noise_logvar_raw", fixed)
@@ -357,7 +361,8 @@ class VariationalModule(nn.Module):
         return torch.sigmoid(x_param) if self.likelihood == "bernoulli" else x_param
 
     def noise_logvar(self):
-        """Per-feature log-variance of a Gaussian p(x|z); None for Bernoulli."""
+        """Log-variance of a Gaussian p(x|z), of shape (n_features,) or (1,)
+        when shared; None for Bernoulli."""
         if self.noise_logvar_raw is None:
             return None
         if not self.learn_noise:
@@ -383,7 +388,7 @@ def variational_autoencoder(
     activation="relu",
     dropout=0.0,
     likelihood="gaussian",
-    noise_variance="learned",
+    noise_variance="per_feature",
 ):
     """Fully connected VAE whose decoder mirrors the encoder's hidden widths."""
     hidden = list(hidden_layer_sizes)

@@ -70,13 +70,16 @@ class VariationalAutoEncoder(BaseAutoEncoder):
           cross-entropy, the usual practice, which is not a normalised
           density.
 
-    noise_variance : "learned" or float, default="learned"
-        Variance of the Gaussian ``p(x|z)``. ``"learned"``: one variance per
-        feature, learned with the networks (starting at 1), and kept within
-        [1e-3, 1e3] by a smooth clamp, so that a constant feature cannot drive
-        the likelihood to infinity. A float fixes the variance of every
-        feature: the loss is then the squared error divided by
-        ``2 * noise_variance``, plus a constant. Ignored with
+    noise_variance : {"per_feature", "shared"} or float, default="per_feature"
+        Variance of the Gaussian ``p(x|z)``. ``"per_feature"``: one variance
+        per feature, learned with the networks (starting at 1), like
+        :class:`~sklearn.decomposition.FactorAnalysis`. ``"shared"``: one
+        learned variance for all features, like probabilistic PCA
+        (:class:`~sklearn.decomposition.PCA`'s ``score``). Learned variances
+        are kept within [1e-3, 1e3] by a smooth clamp, so that a constant
+        feature cannot drive the likelihood to infinity. A float fixes the
+        variance of every feature: the loss is then the squared error divided
+        by ``2 * noise_variance``, plus a constant. Ignored with
         ``likelihood="bernoulli"``.
 
     warmup_epochs : int, default=0
@@ -120,7 +123,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         :class:`AutoEncoder`'s.
 
     noise_variance_ : ndarray of shape (n_features_in_,) or None
-        Variance of each feature under the Gaussian ``p(x|z)``; None with
+        Variance of each feature under the Gaussian ``p(x|z)`` (all equal
+        with ``noise_variance="shared"``); None with
         ``likelihood="bernoulli"``.
 
     {inherit Attributes}
@@ -131,7 +135,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     sklearn.decomposition.PCA : Its ``score`` is the average log-likelihood
         under probabilistic PCA, the linear Gaussian special case.
     sklearn.decomposition.FactorAnalysis : Linear Gaussian model with one
-        noise variance per feature, like ``noise_variance="learned"``.
+        noise variance per feature, like ``noise_variance="per_feature"``.
 
     Notes
     -----
@@ -189,7 +193,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         "beta": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions(set(VariationalModule.LIKELIHOODS))],
         "noise_variance": [
-            StrOptions({"learned"}),
+            StrOptions({"per_feature", "shared"}),
             Interval(Real, 0, None, closed="neither"),
         ],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -202,7 +206,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         *,
         beta=1.0,
         likelihood="gaussian",
-        noise_variance="learned",
+        noise_variance="per_feature",
         warmup_epochs=0,
         n_importance_samples=1,
         hidden_layer_sizes=(128,),
@@ -283,11 +287,11 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _set_fitted_attributes(self, X, incremental):
         super()._set_fitted_attributes(X, incremental)
         logvar = self.net_.module_.noise_logvar()
-        self.noise_variance_ = (
-            None
-            if logvar is None
-            else torch.exp(logvar).detach().cpu().double().numpy()
-        )
+        if logvar is None:
+            self.noise_variance_ = None
+        else:
+            variance = torch.exp(logvar).detach().cpu().double().numpy()
+            self.noise_variance_ = np.broadcast_to(variance, X.shape[1]).copy()
 
     def _reconstruction_error(self, X):
         def batch_error(module, x):

@@ -307,6 +307,16 @@ def test_learned_noise_variance_moves_within_bounds(fitted):
     assert not np.allclose(fitted.noise_variance_, 1.0, atol=0.05)
 
 
+def test_shared_noise_variance_is_one_learned_value_for_every_feature(X):
+    shared = small_vae(noise_variance="shared", max_iter=10).fit(X)
+    assert shared.noise_variance_.shape == (6,)
+    assert_allclose(shared.noise_variance_, shared.noise_variance_[0])
+    assert shared.noise_variance_[0] != pytest.approx(1.0, abs=0.05)
+    n_weights = sum(p.numel() for p in shared.net_.module_.parameters())
+    per_feature = small_vae(max_iter=1).fit(X)
+    assert n_weights == sum(p.numel() for p in per_feature.net_.module_.parameters()) - 5
+
+
 def test_bernoulli_likelihood_on_binary_data():
     rng = np.random.RandomState(0)
     X = (rng.uniform(size=(80, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
