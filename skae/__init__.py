@@ -1,6 +1,7 @@
 """Autoencoders as scikit-learn transformers, trained with torch through skorch."""
 
 from ._autoencoder import AutoEncoder
+from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
@@ -9,4 +10,5 @@ from ._variational import VariationalAutoEncoder
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
 __all__ += ["load", "save"]
 __all__ += ["VariationalAutoEncoder"]
+__all__ += ["ConvAutoEncoder"]
 __version__ = "0.1.0"

@@ -39,16 +39,20 @@ def _entries(body):
     return entries
 
 
-def inherit_docs(parent):
+def inherit_docs(parent, exclude=()):
     """Class decorator filling ``{inherit <Section>}`` lines from ``parent``.
 
     Each placeholder becomes the parent's entries of that section, minus the
-    entries the decorated class documents itself in the same section.
+    entries the decorated class documents itself in the same section and
+    those named in ``exclude``.
 
     Parameters
     ----------
     parent : type
         The class whose numpydoc sections are inherited.
+    exclude : iterable of str, default=()
+        Names of the parent's entries that do not apply to the class (a
+        parameter it does not take).
 
     Returns
     -------
@@ -96,7 +100,7 @@ def inherit_docs(parent):
             placeholder = f"{{inherit {title}}}"
             if placeholder not in own:
                 continue
-            own_names = _entries(own.replace(placeholder, ""))
+            own_names = {*_entries(own.replace(placeholder, "")), *exclude}
             inherited = _entries(parent_sections[title])
             text = "".join(
                 body for name, body in inherited.items() if name not in own_names

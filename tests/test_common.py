@@ -4,6 +4,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import (
     AutoEncoder,
+    ConvAutoEncoder,
     DenoisingAutoEncoder,
     SparseAutoEncoder,
     VariationalAutoEncoder,
@@ -18,6 +19,7 @@ ESTIMATORS = [
         n_components=4, sparsity="l1", hidden_layer_sizes=(8,), max_iter=20
     ),
     VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
 ]
 
 # Checks that cannot pass, with the reason. Empty while every check passes.
