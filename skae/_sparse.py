@@ -55,6 +55,10 @@ class SparseAutoEncoder(AutoEncoder):
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
         with ``"topk"``.
 
+    activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers. The output layer is linear; the
+        code goes through the sparsifying step chosen by ``sparsity``.
+
     {inherit Parameters}
 
     Attributes

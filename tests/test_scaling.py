@@ -1,5 +1,6 @@
 """Scaling out: parallel and distributed search, out-of-core training, devices."""
 
+import pickle
 import warnings
 
 import joblib
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils import gen_batches
@@ -68,14 +70,25 @@ def assert_same_search(a, b):
 # --------------------------------------------------------- joblib and dask
 
 
-def test_grid_search_with_two_joblib_workers_matches_serial(digits):
-    serial = search(n_jobs=1).fit(digits)
+@pytest.fixture(scope="module")
+def serial(digits):
+    return search(n_jobs=1).fit(digits)
+
+
+def test_grid_search_with_two_joblib_workers_matches_serial(digits, serial):
     parallel = search(n_jobs=2).fit(digits)
     assert_same_search(serial, parallel)
     assert_array_equal(
         serial.best_estimator_.transform(digits),
         parallel.best_estimator_.transform(digits),
     )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_what_workers_receive_is_small(estimator, digits):
+    # Searches send each worker an unfitted clone: parameters only, no data,
+    # no net. (Fitted models stay small too: see test_autoencoder.py.)
+    assert len(pickle.dumps(clone(estimator))) < 2048
 
 
 def _threads_while_training(hidden):
@@ -111,9 +124,8 @@ def test_loky_workers_do_not_oversubscribe(hidden):
         assert threads.pop() <= budget
 
 
-def test_grid_search_on_a_dask_cluster_matches_serial(digits):
+def test_grid_search_on_a_dask_cluster_matches_serial(digits, serial):
     distributed = pytest.importorskip("distributed")
-    serial = search(n_jobs=1).fit(digits)
     # Worker processes, one thread each: the nanny starts workers with
     # OMP_NUM_THREADS=1, and two fits never share torch's process-wide
     # thread setting.
@@ -248,6 +260,7 @@ def test_explicit_devices_pass_through(accelerators):
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_every_estimator_honours_device(estimator, digits, accelerators):
+    estimator = clone(estimator)
     accelerators(cuda=False, mps=False)
     X = digits[:60, :16]
     with pytest.raises(InvalidParameterError, match="device='cuda'.*device='auto'"):
@@ -272,6 +285,7 @@ def test_every_estimator_honours_device(estimator, digits, accelerators):
 @requires_cuda
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_estimators_train_on_cuda_like_on_cpu(estimator, digits):
+    estimator = clone(estimator)
     X = digits[:, :16]
     on_gpu = estimator.set_params(device="cuda", random_state=0).fit(X)
     assert on_gpu.device_.type == "cuda"
