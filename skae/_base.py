@@ -292,7 +292,7 @@ class BaseAutoEncoder(
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, n_features)
             Reconstructions; float32 for float32 input, float64 otherwise.
         """
         check_is_fitted(self)

@@ -52,7 +52,9 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         output: the pixels are always reconstructed one for one.
 
     kernel_size : int, default=3
-        Height and width of every convolution kernel.
+        Height and width of every convolution kernel; at least 2, since a
+        stride-2 convolution with a 1x1 kernel would skip three pixels in
+        four (and the decoder could not reconstruct them).
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corruption of the training input, for a denoising autoencoder
@@ -134,7 +136,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         **NOISE_CONSTRAINTS,
         "image_shape": [StrOptions({"auto"}), "array-like"],
         "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [Interval(Integral, 2, None, closed="left")],
     }
 
     def __init__(
@@ -256,7 +258,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
 
         Returns
         -------
-        X_denoised : ndarray of shape (n_samples, n_features_in_)
+        X_denoised : ndarray of shape (n_samples, n_features)
             The reconstructions; float32 for float32 input, float64 otherwise.
         """
         return self.inverse_transform(self.transform(X))

@@ -143,7 +143,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
 
         Returns
         -------
-        X_denoised : ndarray of shape (n_samples, n_features_in_)
+        X_denoised : ndarray of shape (n_samples, n_features)
             The reconstructions; float32 for float32 input, float64 otherwise.
         """
         return self.inverse_transform(self.transform(X))

@@ -63,7 +63,7 @@ class SparseAutoEncoder(AutoEncoder):
 
     Attributes
     ----------
-    atoms_ : ndarray of shape (n_components, n_features_in_)
+    atoms_ : ndarray of shape (n_components, n_features)
         What each code unit adds to the reconstruction at activation 1:
         ``inverse_transform(e_j) - inverse_transform(0)`` for the unit vector
         ``e_j``. With a linear decoder (``hidden_layer_sizes=()``) the

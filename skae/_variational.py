@@ -349,7 +349,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_)
+        X_new : ndarray of shape (n_samples, n_features)
             Decoded samples, float64: means of ``p(x|z)``, without the
             Gaussian's observation noise (for images, the usual "samples").
             A DataFrame with the input's column names when the transform
