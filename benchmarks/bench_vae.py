@@ -8,9 +8,9 @@ Prints, in one run, on load_digits with a stratified 70/30 split
    ``log p(x)``), its importance-weighted bound with
    ``n_importance_samples=50`` (tighter), and ``PCA(n_components=k).score``
    (the exact log-likelihood under probabilistic PCA), for k = 2 and 8 and
-   both learned noise models of the VAE: ``"per_feature"`` (the default, the
-   noise model of ``FactorAnalysis``, whose score is printed for reference)
-   and ``"shared"`` (PCA's). Higher is better. Besides the mean (what
+   both learned noise models of the VAE: ``"per_feature"`` (the noise
+   model of ``FactorAnalysis``, whose score is printed for reference) and
+   ``"shared"`` (PCA's, the default). Higher is better. Besides the mean (what
    ``score`` returns), the median and the worst test sample are printed,
    because the mean is dominated by a handful of samples (see below).
 2. Novelty detection: AUROC of ``-score_samples`` separating the test digits
@@ -155,7 +155,7 @@ def likelihood_rows(A, B, noise, shuffled, seeds):
                 run["n_iter"] = vae.n_iter_
                 run["fit_s"] = seconds
                 runs.append(run)
-                if k == 8 and noise_variance == "per_feature" and seed == 0:
+                if k == 8 and noise_variance == "shared" and seed == 0:
                     sampler = vae
             row = {key: np.mean([run[key] for run in runs]) for key in runs[0]}
             row["test_sd"] = np.std([run["test"] for run in runs])
