@@ -76,7 +76,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
     learning_rate_init : float, default=3e-3
         Adam's learning rate.
 
-    max_iter : int, default=30
+    max_iter : int, default=100
         Maximum number of epochs (passes over the training data).
 
     {inherit Parameters}
@@ -99,10 +99,13 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
     Notes
     -----
     The defaults (two stages of 16 and 32 channels, 3x3 kernels, Adam at
-    3e-3, at most 30 epochs) were chosen by measurement on 16x16 grey patches
-    of :func:`~sklearn.datasets.load_sample_images` scaled to [0, 1] with
-    ``n_components=32``: see ``benchmarks/bench_conv.py``, which compares
-    the denoising error with :class:`DenoisingAutoEncoder` and PCA.
+    3e-3, at most 100 epochs) were chosen by measurement on 16x16 grey
+    patches of :func:`~sklearn.datasets.load_sample_images` scaled to [0, 1]
+    with ``n_components=32``: see ``benchmarks/bench_conv.py``, which
+    compares the denoising error with :class:`DenoisingAutoEncoder` and PCA.
+    There the gaussian denoiser is still improving at 30 epochs (about 3%
+    behind the dense one); at 100 epochs it is about 7% ahead on average
+    over seeds, in about 20 seconds on 2 CPU cores.
 
     Training runs in float32 with Adam; on the CPU, ``transform``,
     ``inverse_transform`` and ``score_samples`` run in float64, so a sample's
@@ -152,7 +155,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         alpha=0.0,
         batch_size="auto",
         learning_rate_init=3e-3,
-        max_iter=30,
+        max_iter=100,
         tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,

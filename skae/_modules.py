@@ -454,10 +454,18 @@ def conv_autoencoder(
     convolutions and crops the padding off, returning rows of pixels again.
     The code and the output are linear, as in :func:`dense_autoencoder`.
 
+    ``kernel_size`` must be at least 2: with stride 2, a 1x1 kernel would
+    read one pixel in four and write one pixel in four.
+
     Returns
     -------
     AutoEncoderModule
     """
+    if kernel_size < 2:
+        raise ValueError(
+            f"kernel_size must be at least 2 for stride-2 convolutions to see "
+            f"every pixel, got {kernel_size}."
+        )
     n_channels, height, width = image_shape
     factor = 2 ** len(channels)
     padded = (math.ceil(height / factor) * factor, math.ceil(width / factor) * factor)
