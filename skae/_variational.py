@@ -127,7 +127,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         ``inverse_transform(transform(X))``; comparable with
         :class:`AutoEncoder`'s.
 
-    noise_variance_ : ndarray of shape (n_features_in_,) or None
+    noise_variance_ : ndarray of shape (n_features,) or None
         Variance of each feature under the Gaussian ``p(x|z)`` (all equal
         with ``noise_variance="shared"``); None with
         ``likelihood="bernoulli"``.
