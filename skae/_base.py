@@ -8,7 +8,6 @@ encode and score a batch.
 """
 
 import copy
-import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -35,6 +34,7 @@ from ._runtime import (
     threads_for,
     torch_threads,
 )
+from ._warnings import warn
 
 # Rows per inference batch: bounds the extra memory of transform & co. to a
 # few MB per layer whatever the number of rows.
@@ -242,21 +242,19 @@ class BaseAutoEncoder(
 
         name = type(self).__name__
         if net.interrupted_:
-            warnings.warn(
+            warn(
                 f"{name}.fit was interrupted at epoch {self.n_iter_}; the "
                 "estimator keeps the weights trained so far. Call partial_fit, "
                 "or fit with warm_start=True, to continue training.",
                 UserWarning,
-                stacklevel=5,
             )
         elif not incremental and not net.stopped_early():
-            warnings.warn(
+            warn(
                 f"{name} reached max_iter={self.max_iter} epochs while the loss "
                 f"was still improving by more than tol={self.tol} (relative) "
                 f"within n_iter_no_change={self.n_iter_no_change} epochs. "
                 "Increase max_iter, or fit further with warm_start=True.",
                 ConvergenceWarning,
-                stacklevel=5,
             )
 
     def _reconstruction_error(self, X):

@@ -1,7 +1,6 @@
 """Convolutional autoencoder for images given as rows of pixels."""
 
 import math
-import warnings
 from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -11,6 +10,7 @@ from ._base import BaseAutoEncoder
 from ._docs import inherit_docs
 from ._modules import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
+from ._warnings import warn
 
 
 @inherit_docs(AutoEncoder, exclude=("hidden_layer_sizes", "dropout"))
@@ -218,13 +218,12 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
             side = math.isqrt(n_features)
             if side * side == n_features:
                 return (1, side, side)
-            warnings.warn(
+            warn(
                 f"image_shape='auto' expects square single-channel images, but "
                 f"X has {n_features} features, which is not a square number; "
                 f"each row is treated as an image of 1 x {n_features} pixels. "
                 "Pass image_shape=(height, width) or (channels, height, width).",
                 UserWarning,
-                stacklevel=6,
             )
             return (1, 1, n_features)
         shape = tuple(self.image_shape)

@@ -44,7 +44,6 @@ only do it with files you trust.
 import json
 import os
 import tempfile
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -55,6 +54,7 @@ from safetensors.torch import load_file, save_file
 
 from ._base import BaseAutoEncoder
 from ._runtime import resolve_device
+from ._warnings import warn
 
 #: Written into every file; :func:`load` refuses any other value.
 FORMAT_NAME = "skae"
@@ -408,12 +408,11 @@ def _params(estimator):
     params = estimator.get_params(deep=False)
     random_state = params.get("random_state")
     if random_state is not None and not isinstance(random_state, Integral):
-        warnings.warn(
+        warn(
             f"random_state={random_state!r} cannot be saved; it is stored as "
             "None, so further training after loading is not reproducible. "
             "Pass an int random_state to reproduce fits.",
             UserWarning,
-            stacklevel=3,
         )
         params["random_state"] = None
     return params

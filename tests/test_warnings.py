@@ -1,0 +1,48 @@
+"""Warnings point at the caller's line, whichever path reached them."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoEncoder, ConvAutoEncoder
+from skae._warnings import warn
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.RandomState(0).normal(size=(40, 5))
+
+
+def short_run():
+    return AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_iter=2)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X: short_run().fit(X),
+        lambda X: short_run().fit_transform(X),
+        lambda X: make_pipeline(StandardScaler(), short_run()).fit(X),
+    ],
+    ids=["fit", "fit_transform", "pipeline"],
+)
+def test_convergence_warning_points_at_the_callers_line(call, X):
+    with pytest.warns(ConvergenceWarning, match="reached max_iter=2") as record:
+        call(X)
+    assert [w.filename for w in record] == [__file__]
+
+
+def test_image_shape_warning_points_at_the_callers_line(X):
+    cae = ConvAutoEncoder(channels=(2,), max_iter=1)
+    with pytest.warns(UserWarning, match="image_shape='auto'") as record:
+        cae.partial_fit(X)
+    assert record[0].filename == __file__
+
+
+def test_warn_from_outside_the_library_uses_the_direct_caller():
+    with pytest.warns(UserWarning, match="plain") as record:
+        warn("plain")
+    assert record[0].filename == __file__
+    assert record[0].lineno > 0
