@@ -398,6 +398,11 @@ class BaseAutoEncoder(
                 f"non-numeric values ({exc}). {hint}"
             ) from exc
 
+    def __sklearn_is_fitted__(self):
+        # Some fitted attributes (image_shape_) are set before training; a
+        # first fit that then fails must not leave the estimator "fitted".
+        return hasattr(self, "net_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]

@@ -189,8 +189,14 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    def _train(self, X, epochs, *, continuing, incremental):
+        # Resolved here rather than in _build_module, which skae.load also
+        # calls: a loaded model keeps its saved image_shape_ and warns no more.
+        if not continuing:
+            self.image_shape_ = self._resolve_image_shape(X.shape[1])
+        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
+
     def _build_module(self, n_features):
-        self.image_shape_ = self._resolve_image_shape(n_features)
         return conv_autoencoder(
             self.image_shape_,
             self.n_components,
@@ -247,20 +253,3 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
                 "of X."
             )
         return shape
-
-    def denoise(self, X):
-        """Reconstruct ``X`` through the code, without corrupting it.
-
-        Equivalent to ``inverse_transform(transform(X))``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Flattened images, noisy or not.
-
-        Returns
-        -------
-        X_denoised : ndarray of shape (n_samples, n_features)
-            The reconstructions; float32 for float32 input, float64 otherwise.
-        """
-        return self.inverse_transform(self.transform(X))

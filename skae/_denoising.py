@@ -130,20 +130,3 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         if corruption is not None:
             module.corruption = corruption
         return module
-
-    def denoise(self, X):
-        """Reconstruct ``X`` through the code, without corrupting it.
-
-        Equivalent to ``inverse_transform(transform(X))``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, noisy or not.
-
-        Returns
-        -------
-        X_denoised : ndarray of shape (n_samples, n_features)
-            The reconstructions; float32 for float32 input, float64 otherwise.
-        """
-        return self.inverse_transform(self.transform(X))

@@ -337,6 +337,11 @@ class VariationalModule(nn.Module):
             n_variances = n_features if noise_variance == "per_feature" else 1
             self.noise_logvar_raw = nn.Parameter(torch.zeros(n_variances))
         elif likelihood == "gaussian":
+            if isinstance(noise_variance, str):
+                raise ValueError(
+                    "noise_variance must be 'per_feature', 'shared' or a "
+                    f"positive float, got {noise_variance!r}."
+                )
             fixed = torch.full((n_features,), math.log(noise_variance))
             self.register_buffer("noise_logvar_raw", fixed)
         else:

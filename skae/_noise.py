@@ -137,3 +137,20 @@ class DenoisingMixin:
     def _build_corruption(self):
         low, high = getattr(self, "_noise_range", (0.0, 1.0))
         return input_noise(self.noise, self.noise_level, low, high)
+
+    def denoise(self, X):
+        """Reconstruct ``X`` through the code, without corrupting it.
+
+        Equivalent to ``inverse_transform(transform(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, noisy or not.
+
+        Returns
+        -------
+        X_denoised : ndarray of shape (n_samples, n_features)
+            The reconstructions; float32 for float32 input, float64 otherwise.
+        """
+        return self.inverse_transform(self.transform(X))

@@ -11,6 +11,7 @@ from sklearn.feature_extraction.image import extract_patches_2d
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+import skae
 from skae import ConvAutoEncoder, DenoisingAutoEncoder
 from skae._modules import (
     FromImages,
@@ -301,3 +302,15 @@ def test_fewer_parameters_than_the_dense_denoiser_on_patches(patches):
     n_conv = n_parameters(ConvAutoEncoder(n_components=32, noise="gaussian"))
     n_dense = n_parameters(DenoisingAutoEncoder(n_components=32))
     assert n_conv < 0.75 * n_dense
+
+
+def test_a_loaded_model_keeps_its_image_shape_without_warning_again(digits, tmp_path):
+    X = digits[:60, :60]  # 60 features: not a square
+    with pytest.warns(UserWarning, match="image_shape='auto'"):
+        cae = ConvAutoEncoder(channels=(2,), max_iter=2, random_state=0).fit(X)
+    skae.save(cae, tmp_path / "cae.safetensors")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = skae.load(tmp_path / "cae.safetensors")
+    assert loaded.image_shape_ == cae.image_shape_ == (1, 1, 60)
+    assert_array_equal(loaded.transform(X), cae.transform(X))

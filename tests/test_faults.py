@@ -7,7 +7,7 @@ import pytest
 import torch
 from estimator_settings import make, n_features, parametrize_estimators
 from numpy.testing import assert_array_equal
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import skae._net
 
@@ -156,6 +156,8 @@ def test_divergence_names_epoch_and_remedies(cls):
     ):
         estimator.fit(X)
     assert not hasattr(estimator, "net_")
+    with pytest.raises(NotFittedError):
+        estimator.transform(data(cls))
 
 
 @parametrize_estimators

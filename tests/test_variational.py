@@ -311,6 +311,7 @@ def test_learned_noise_variance_moves_within_bounds(X):
 def test_shared_noise_variance_is_one_learned_value_for_every_feature(X):
     shared = small_vae(noise_variance="shared", max_iter=10).fit(X)
     assert shared.noise_variance_.shape == (6,)
+    assert shared.net_.module_.noise_logvar_raw.shape == (1,)
     assert_allclose(shared.noise_variance_, shared.noise_variance_[0])
     assert shared.noise_variance_[0] != pytest.approx(1.0, abs=0.05)
     per_feature = small_vae(noise_variance="per_feature", max_iter=1).fit(X)

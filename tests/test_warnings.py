@@ -1,8 +1,11 @@
 """Warnings point at the caller's line, whichever path reached them."""
 
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -43,6 +46,14 @@ def test_image_shape_warning_points_at_the_callers_line(X):
 
 def test_warn_from_outside_the_library_uses_the_direct_caller():
     with pytest.warns(UserWarning, match="plain") as record:
+        line = inspect.currentframe().f_lineno + 1
         warn("plain")
-    assert record[0].filename == __file__
-    assert record[0].lineno > 0
+    assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+def test_warning_from_a_grid_search_points_at_the_search(X):
+    search = GridSearchCV(short_run(), {"n_components": [1, 2]}, cv=2)
+    with pytest.warns(ConvergenceWarning) as record:
+        line = inspect.currentframe().f_lineno + 1
+        search.fit(X)
+    assert {(w.filename, w.lineno) for w in record} == {(__file__, line)}
