@@ -78,9 +78,10 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         :class:`~sklearn.decomposition.FactorAnalysis`; it fits the training
         data more closely but can shrink the variance of nearly constant
         features so far that a test sample with an unusual value there gets
-        a very low score (on standardised digits with 8 components:
-        training ELBO -44, test -152 nats, against -48 and -77 with
-        ``"shared"``; ``benchmarks/bench_vae.py``), hence the default.
+        a very low score (on standardised digits without their constant
+        pixels, 8 components: training ELBO -44, test -152 nats, against -48
+        and -77 with ``"shared"``; ``benchmarks/bench_vae.py``), hence the
+        default.
         Learned variances are kept within [1e-3, 1e3] by a smooth clamp, so
         that a constant feature cannot drive the likelihood to infinity. A
         float fixes the variance of every feature: the loss is then the
