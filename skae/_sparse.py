@@ -55,9 +55,28 @@ class SparseAutoEncoder(AutoEncoder):
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
         with ``"topk"``.
 
+    hidden_layer_sizes : int or tuple of int, default=(256,)
+        Widths of the encoder's hidden layers, from the input towards the
+        code; the decoder uses the same widths in reverse. ``()`` gives a
+        linear encoder and decoder, whose atoms then add up exactly. Wider
+        than :class:`AutoEncoder`'s default, as the code usually is (see
+        Notes).
+
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers. The output layer is linear; the
         code goes through the sparsifying step chosen by ``sparsity``.
+
+    dropout : float in [0, 1), default=0.1
+        Dropout rate after each hidden layer, during training only. A wide
+        code overfits small data sets without it (see Notes).
+
+    batch_size : int or "auto", default=128
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)`` as in
+        :class:`~sklearn.neural_network.MLPRegressor`. A size larger than the
+        data is clipped to it.
+
+    learning_rate_init : float, default=3e-3
+        Adam's learning rate.
 
     {inherit Parameters}
 
@@ -83,6 +102,16 @@ class SparseAutoEncoder(AutoEncoder):
     -----
     ``loss_curve_`` includes the L1 penalty with ``sparsity="l1"``;
     ``reconstruction_error_`` and ``score`` measure the reconstruction only.
+
+    The defaults of ``hidden_layer_sizes``, ``dropout``, ``batch_size`` and
+    ``learning_rate_init`` differ from :class:`AutoEncoder`'s. They were
+    chosen on a validation split of the training part of the digits (scaled
+    to [0, 1]), over 3 seeds and 16/3, 32/4 and 64/5 units/active: with
+    :class:`AutoEncoder`'s settings the validation error was 0.94, 1.04 and
+    1.30 times that of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`
+    with OMP codes of the same sparsity; with these, 0.84, 0.96 and 1.17,
+    fitting in about the same time as dictionary learning. See
+    ``benchmarks/bench_variants.py``.
 
     References
     ----------
@@ -121,12 +150,12 @@ class SparseAutoEncoder(AutoEncoder):
         sparsity="topk",
         n_active=4,
         alpha_code=0.01,
-        hidden_layer_sizes=(128,),
+        hidden_layer_sizes=(256,),
         activation="relu",
-        dropout=0.0,
+        dropout=0.1,
         alpha=0.0,
-        batch_size="auto",
-        learning_rate_init=1e-3,
+        batch_size=128,
+        learning_rate_init=3e-3,
         max_iter=200,
         tol=1e-4,
         early_stopping=False,
