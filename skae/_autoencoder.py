@@ -85,7 +85,17 @@ class AutoEncoder(BaseAutoEncoder):
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights instead
-        of starting again.
+        of starting again. Between the two fits (and between ``partial_fit``
+        calls) the training settings ``learning_rate_init``, ``batch_size``,
+        ``max_iter``, ``tol``, ``n_iter_no_change``, ``shuffle`` and
+        ``n_threads`` may be changed and take effect (``verbose`` and
+        ``random_state`` only at the next cold fit); changing a parameter
+        that shapes the network or its loss (``n_components``,
+        ``hidden_layer_sizes``, ``dropout``, ``alpha``, ``early_stopping``
+        ...) raises a ``ValueError``: fit with
+        ``warm_start=False`` to build a new network. Until the next fit,
+        ``transform`` and the other methods use the fitted network, whatever
+        ``set_params`` changed.
 
     Attributes
     ----------

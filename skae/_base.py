@@ -40,6 +40,26 @@ from ._warnings import warn
 # few MB per layer whatever the number of rows.
 INFERENCE_BATCH_SIZE = 4096
 
+#: Parameters that may change between a fit and a warm start (warm_start=True,
+#: partial_fit): they steer how the existing network goes on training, or are
+#: read at call time. Every other parameter describes the network or its loss,
+#: which a warm start keeps as it was built.
+WARM_START_PARAMS = frozenset(
+    {
+        "batch_size",
+        "learning_rate_init",
+        "max_iter",
+        "n_importance_samples",
+        "n_iter_no_change",
+        "n_threads",
+        "random_state",
+        "shuffle",
+        "tol",
+        "verbose",
+        "warm_start",
+    }
+)
+
 
 class BaseAutoEncoder(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
@@ -116,6 +136,8 @@ class BaseAutoEncoder(
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
+        if continuing:
+            self._check_built_with("fit with warm_start=True continues training it")
         X = self._validate_input(X, reset=not continuing)
         X = _training_float32(X, type(self).__name__)
         return self._train(X, self.max_iter, continuing=continuing, incremental=False)
@@ -140,6 +162,8 @@ class BaseAutoEncoder(
             The updated estimator.
         """
         continuing = hasattr(self, "net_")
+        if continuing:
+            self._check_built_with("partial_fit continues training it")
         X = self._validate_input(X, reset=not continuing)
         X = _training_float32(X, type(self).__name__)
         return self._train(X, 1, continuing=continuing, incremental=True)
@@ -156,7 +180,17 @@ class BaseAutoEncoder(
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_samples)
 
-        net = self.net_ if continuing else self._initialize_net(X.shape[1], batch_size)
+        if continuing:
+            net = self.net_
+            # The training settings a warm start may change (WARM_START_PARAMS)
+            # reach the existing net; Adam keeps its moment estimates.
+            net.set_params(optimizer__lr=self.learning_rate_init)
+            stopping = dict(net.callbacks_)["stopping"]
+            stopping.patience, stopping.threshold = self.n_iter_no_change, self.tol
+            net.shuffle = self.shuffle
+        else:
+            self._built_with = self._architecture_params()
+            net = self._initialize_net(X.shape[1], batch_size)
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
         with torch_threads(threads_for(self.n_threads, batch_size * n_weights)):
@@ -199,6 +233,32 @@ class BaseAutoEncoder(
             split_seed=int(split_seed),
             verbose=self.verbose,
         )
+
+    def _architecture_params(self):
+        """The parameters a warm start must not change (see WARM_START_PARAMS)."""
+        return {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if name not in WARM_START_PARAMS
+        }
+
+    def _check_built_with(self, action):
+        """Refuse to go on when a parameter the network was built with has changed.
+
+        ``action`` says what would go wrong, e.g. "partial_fit continues
+        training it".
+        """
+        built = getattr(self, "_built_with", None)
+        if built is None:
+            return
+        for name, value in self._architecture_params().items():
+            if name in built and not _same_value(value, built[name]):
+                raise ValueError(
+                    f"{type(self).__name__}'s {name} was changed from "
+                    f"{built[name]!r} to {value!r} after the network was built, "
+                    f"and {action}. Set {name} back to {built[name]!r}, or fit "
+                    "with warm_start=False to build a new network."
+                )
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple of widths, validated."""
@@ -278,7 +338,7 @@ class BaseAutoEncoder(
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return self._forward_batches(self._encode_batch, X, self.n_components)
+        return self._forward_batches(self._encode_batch, X, self._n_features_out)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -299,10 +359,10 @@ class BaseAutoEncoder(
         except ValueError as exc:
             self._raise_if_non_numeric(exc, "Pass the output of transform.")
             raise
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self._n_features_out:
             raise ValueError(
                 f"inverse_transform expects codes with n_components="
-                f"{self.n_components} columns, got {Z.shape[1]}. Pass the "
+                f"{self._n_features_out} columns, got {Z.shape[1]}. Pass the "
                 "output of transform."
             )
         return self._forward_batches(self._decode_batch, Z, self.n_features_in_)
@@ -429,3 +489,13 @@ def _training_float32(X, name):
             "MinMaxScaler in a Pipeline)."
         )
     return X32
+
+
+def _same_value(a, b):
+    """Parameter equality that also holds for arrays (an ``image_shape``)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b

@@ -134,6 +134,10 @@ def save(estimator, path):
             f"{type(estimator).__module__}.{type(estimator).__qualname__}. "
             "Persist other objects with joblib or skops."
         )
+    if hasattr(estimator, "net_"):
+        estimator._check_built_with(
+            "skae.save would store parameters that do not describe the network"
+        )
     params = _params(estimator)
     # Everything else in the instance: fitted attributes, and state such as
     # set_output's configuration that an unfitted estimator can carry too.

@@ -208,6 +208,7 @@ class SparseAutoEncoder(AutoEncoder):
     @property
     def atoms_(self):
         check_is_fitted(self)
-        codes = np.vstack([np.zeros(self.n_components), np.eye(self.n_components)])
+        n_units = self._n_features_out
+        codes = np.vstack([np.zeros(n_units), np.eye(n_units)])
         decoded = self.inverse_transform(codes)
         return decoded[1:] - decoded[:1]

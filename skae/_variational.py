@@ -329,7 +329,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self)
         X_checked = self._validate_input(X, reset=False)
-        k = self.n_components
+        k = self._n_features_out
         if not return_std:
             return self._forward_batches(self._encode_batch, X_checked, k)
 
@@ -370,7 +370,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             rng = np.random.default_rng()
         else:
             rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self.n_components))
+        Z = rng.standard_normal((n_samples, self._n_features_out))
         X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
@@ -431,7 +431,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             for start in range(0, len(X), rows):
                 batch = X[start : start + rows]
                 eps = _row_normals(
-                    batch, self._score_seed, (n_draws, self.n_components)
+                    batch, self._score_seed, (n_draws, self._n_features_out)
                 )
                 x = as_tensor(batch).to(device=device, dtype=dtype)
                 eps = torch.from_numpy(eps).to(device=device, dtype=dtype)
@@ -445,7 +445,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
         x_param = module.decoder(z)
         reconstruction = log_likelihood(
-            self.likelihood, x[:, None, :], x_param, module.noise_logvar()
+            module.likelihood, x[:, None, :], x_param, module.noise_logvar()
         )
         n_draws = eps.shape[1]
         if n_draws == 1:

@@ -1,5 +1,6 @@
 import io
 import pickle
+import re
 import warnings
 
 import joblib
@@ -141,6 +142,54 @@ def test_refit_without_warm_start_starts_over(digits):
     codes = ae.fit(X).transform(X)
     assert_array_equal(ae.fit(X).transform(X), codes)
     assert ae.n_iter_ == 5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden_layer_sizes": (5,)}, {"n_components": 3}, {"dropout": 0.2}],
+    ids=lambda p: next(iter(p)),
+)
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_warm_start_refuses_a_changed_network(digits, params, how):
+    X, _ = digits
+    ae = small(max_iter=2).fit(X)
+    codes = ae.transform(X)
+    name, value = next(iter(params.items()))
+    ae.set_params(**params)
+    match = re.escape(f"{name} was changed from") + f".* to {re.escape(repr(value))}"
+    with pytest.raises(ValueError, match=match):
+        if how == "partial_fit":
+            ae.partial_fit(X)
+        else:
+            ae.set_params(warm_start=True).fit(X)
+    assert_array_equal(ae.transform(X), codes)
+    # A cold fit builds the network the parameters now describe.
+    ae.set_params(warm_start=False).fit(X)
+    assert ae.transform(X).shape[1] == ae.n_components
+
+
+def test_warm_start_applies_changed_training_settings(digits):
+    X, _ = digits
+    ae = small(max_iter=3).fit(X)
+    adam_state = len(ae.net_.optimizer_.state)
+    ae.set_params(
+        warm_start=True, learning_rate_init=0.01, tol=10.0, n_iter_no_change=1
+    )
+    ae.set_params(max_iter=20).fit(X)
+    assert [g["lr"] for g in ae.net_.optimizer_.param_groups] == [0.01]
+    assert len(ae.net_.optimizer_.state) == adam_state > 0
+    # tol=10 counts no epoch as progress: stops after n_iter_no_change + 1.
+    assert ae.n_iter_ == 3 + 2
+
+
+def test_inference_follows_the_fitted_model_until_the_next_fit(digits):
+    X, _ = digits
+    ae = small(n_components=2, max_iter=2).fit(X)
+    codes = ae.transform(X)
+    ae.set_params(n_components=3)
+    assert_array_equal(ae.transform(X), codes)
+    assert ae.inverse_transform(codes).shape == X.shape
+    assert ae.get_feature_names_out().tolist() == ["autoencoder0", "autoencoder1"]
 
 
 def test_dropout_only_during_training(digits):

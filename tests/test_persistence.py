@@ -244,6 +244,20 @@ def test_load_refuses_weights_of_another_architecture(tmp_path):
         skae.load(path)
 
 
+@parametrize_estimators
+def test_save_refuses_parameters_changed_since_fit(cls, tmp_path):
+    path = tmp_path / "model.safetensors"
+    estimator = fitted(cls)
+    estimator.set_params(n_components=estimator.n_components + 1)
+    with pytest.raises(ValueError, match="n_components was changed from .* skae.save"):
+        skae.save(estimator, path)
+    assert not path.exists()
+    # Training settings may change: the file still describes the network.
+    estimator.set_params(n_components=estimator.n_components - 1, tol=0.5)
+    skae.save(estimator, path)
+    assert skae.load(path).tol == 0.5
+
+
 def test_save_refuses_objects_outside_skae(tmp_path):
     path = tmp_path / "model.safetensors"
     with pytest.raises(TypeError, match="estimators exported by skae.*PCA"):

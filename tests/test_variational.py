@@ -322,6 +322,15 @@ def test_shared_noise_variance_is_one_learned_value_for_every_feature(X):
     assert n_weights(shared) == n_weights(per_feature) - 5
 
 
+def test_scores_follow_the_fitted_likelihood_until_the_next_fit(X):
+    vae = small_vae(max_iter=3).fit(X)
+    scores = vae.score_samples(X)
+    vae.set_params(likelihood="bernoulli", n_components=5)
+    assert_array_equal(vae.score_samples(X), scores)
+    assert vae.transform(X, return_std=True)[1].shape == (len(X), 2)
+    assert vae.sample(3, random_state=0).shape == (3, X.shape[1])
+
+
 def test_bernoulli_likelihood_on_binary_data():
     rng = np.random.RandomState(0)
     X = (rng.uniform(size=(80, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
