@@ -8,6 +8,7 @@ encode and score a batch.
 """
 
 import copy
+import math
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -171,11 +172,15 @@ class BaseAutoEncoder(
     def _train(self, X, epochs, *, continuing, incremental):
         X = np.asarray(X, dtype=np.float32)
         n_samples = X.shape[0]
-        if self.early_stopping and not incremental and n_samples < 2:
+        # The split rounds the validation part up, as train_test_split does.
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        if self.early_stopping and not incremental and n_valid >= n_samples:
             raise ValueError(
-                f"early_stopping=True holds out validation_fraction of the "
-                f"samples, which needs at least 2 samples; got {n_samples}. "
-                "Use early_stopping=False."
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction:g} of the samples, {n_valid} of "
+                f"{n_samples}, which leaves none to train on (it needs at least "
+                "2 samples). Use more samples, a smaller validation_fraction, "
+                "or early_stopping=False."
             )
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_samples)

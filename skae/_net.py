@@ -85,9 +85,14 @@ class DivergenceCheck(Callback):
         # The epochs of this call no longer describe the restored weights;
         # left in, a later partial_fit would put their NaN in loss_curve_.
         del net.history[self.n_epochs_ :]
+        kept = (
+            "The weights from before this call to fit were kept."
+            if self.n_epochs_
+            else "No model was kept."
+        )
         raise ValueError(
             f"Training diverged at epoch {epoch}: the reconstruction loss became "
-            f"{losses[0]}. The weights from before this call to fit were kept. "
+            f"{losses[0]}. {kept} "
             f"Lower learning_rate_init (currently {net.optimizer__lr:g}), or "
             "scale the input first (e.g. StandardScaler or MinMaxScaler in a "
             "Pipeline); very large feature values make the loss overflow."

@@ -165,6 +165,11 @@ def save(estimator, path):
     os.close(handle)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        # mkstemp makes the file private (0600); give it the permissions any
+        # new file gets, so that e.g. a model server's account can read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -424,9 +429,11 @@ def _params(estimator):
 
 def _is_attribute_name(cls, name, params):
     # Only plain data attributes: never a name the class defines (a method
-    # or property), a parameter or a dunder.
+    # or property), a parameter, a dunder, or net_, which only the weights
+    # in the file may rebuild.
     return (
         name.isidentifier()
+        and name != "net_"
         and not name.startswith("__")
         and name not in params
         and not hasattr(cls, name)

@@ -276,15 +276,19 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _encode_batch(self, module, x):
         return module.encode(x)[0]
 
+    def _check_bernoulli_range(self, X, likelihood):
+        if likelihood != "bernoulli":
+            return
+        low, high = X.min(initial=0.0), X.max(initial=1.0)
+        if low < 0 or high > 1:
+            raise ValueError(
+                "likelihood='bernoulli' models data in [0, 1], but X has "
+                f"values in [{low:g}, {high:g}]. Scale it first (e.g. "
+                "MinMaxScaler in a Pipeline) or use likelihood='gaussian'."
+            )
+
     def _train(self, X, epochs, *, continuing, incremental):
-        if self.likelihood == "bernoulli":
-            low, high = X.min(initial=0.0), X.max(initial=1.0)
-            if low < 0 or high > 1:
-                raise ValueError(
-                    "likelihood='bernoulli' models data in [0, 1], but X has "
-                    f"values in [{low:g}, {high:g}]. Scale it first (e.g. "
-                    "MinMaxScaler in a Pipeline) or use likelihood='gaussian'."
-                )
+        self._check_bernoulli_range(X, self.likelihood)
         if not continuing:
             # The key of score_samples' draws: fixed for the fitted model.
             self._score_seed = int(self._draw_seeds(1)[0])
@@ -421,6 +425,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     def _score_samples(self, X):
         n_draws = self.n_importance_samples
         module, dtype, device = self._inference_module()
+        # Outside [0, 1] a Bernoulli log-likelihood is a number without meaning.
+        self._check_bernoulli_range(X, module.likelihood)
         out = np.empty(
             len(X), dtype=np.float32 if X.dtype == np.float32 else np.float64
         )

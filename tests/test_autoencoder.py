@@ -406,6 +406,15 @@ def test_early_stopping_needs_two_samples(digits):
         small(early_stopping=True).fit(X[:1])
 
 
+def test_early_stopping_split_that_leaves_nothing_to_train_on(digits):
+    X, _ = digits
+    ae = small(early_stopping=True, validation_fraction=0.9)
+    with pytest.raises(ValueError, match=r"validation_fraction=0.9 .* 5 of 5"):
+        ae.fit(X[:5])
+    ae.set_params(validation_fraction=0.5).fit(X[:2])
+    assert len(ae.validation_scores_) == ae.n_iter_
+
+
 def test_diverging_training_raises_and_keeps_no_nan(digits):
     X, _ = digits
     X = X * 1e20

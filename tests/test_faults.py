@@ -152,7 +152,8 @@ def test_divergence_names_epoch_and_remedies(cls):
     estimator = make(cls, learning_rate_init=0.5)
     with pytest.raises(
         ValueError,
-        match=r"diverged at epoch 1.*learning_rate_init \(currently 0.5\).*scale",
+        match=r"diverged at epoch 1.*No model was kept.*learning_rate_init "
+        r"\(currently 0.5\).*scale",
     ):
         estimator.fit(X)
     assert not hasattr(estimator, "net_")

@@ -2,6 +2,7 @@ import io
 import json
 import os
 import pickle
+import stat
 import warnings
 
 import joblib
@@ -223,7 +224,7 @@ def test_load_refuses_files_not_written_by_skae(tmp_path):
         skae.load(other)
 
 
-@pytest.mark.parametrize("name", ["transform", "__dict__", "n_components"])
+@pytest.mark.parametrize("name", ["transform", "__dict__", "n_components", "net_"])
 def test_load_refuses_attributes_that_are_not_fitted_state(tmp_path, name):
     path = tmp_path / "model.safetensors"
     skae.save(fitted(skae.AutoEncoder), path)
@@ -256,6 +257,16 @@ def test_save_refuses_parameters_changed_since_fit(cls, tmp_path):
     estimator.set_params(n_components=estimator.n_components - 1, tol=0.5)
     skae.save(estimator, path)
     assert skae.load(path).tol == 0.5
+
+
+def test_saved_file_has_the_permissions_of_any_new_file(tmp_path):
+    path = tmp_path / "model.safetensors"
+    umask = os.umask(0o022)
+    try:
+        skae.save(fitted(skae.AutoEncoder), path)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_save_refuses_objects_outside_skae(tmp_path):

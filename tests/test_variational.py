@@ -345,6 +345,13 @@ def test_bernoulli_likelihood_on_binary_data():
     assert ((vae.sample(10, random_state=0) >= 0) & (vae.sample(10) <= 1)).all()
 
 
+def test_bernoulli_scores_only_data_in_unit_interval():
+    X = np.random.RandomState(0).uniform(size=(40, 6))
+    vae = small_vae(likelihood="bernoulli", max_iter=2).fit(X)
+    with pytest.raises(ValueError, match=r"models data in \[0, 1\]"):
+        vae.score_samples(X * 2)
+
+
 def test_bernoulli_rejects_data_outside_unit_interval(X):
     with pytest.raises(
         ValueError, match=r"likelihood='bernoulli' models data in \[0, 1\]"
