@@ -375,7 +375,12 @@ class BaseAutoEncoder(
     def score_samples(self, X):
         """Per-sample score: the negative mean squared reconstruction error.
 
-        Higher is better, as everywhere in scikit-learn.
+        Higher is better, as everywhere in scikit-learn. It is *not* a
+        log-likelihood, so it cannot be compared with ``PCA.score_samples``
+        (or ``PCA.score``, which a ``GridSearchCV`` without ``scoring`` uses):
+        to choose between PCA and an autoencoder, score a downstream model
+        or pass ``scoring``, or compare with :class:`VariationalAutoEncoder`,
+        whose score is a log-likelihood bound.
 
         Parameters
         ----------
@@ -424,6 +429,7 @@ class BaseAutoEncoder(
 
     def _forward_batches(self, fn, X, n_outputs):
         module, dtype, device = self._inference_module()
+        self._check_inference_range(X, dtype, device)
         out_dtype = np.float32 if X.dtype == np.float32 else np.float64
         n_samples = X.shape[0]
         shape = (n_samples,) if n_outputs is None else (n_samples, n_outputs)
@@ -437,6 +443,12 @@ class BaseAutoEncoder(
         return out
 
     # ------------------------------------------------------------ validation
+
+    def _check_inference_range(self, X, dtype, device):
+        # Accelerators infer in float32 (see _inference_module), where values
+        # beyond its range would come out as NaN codes without a word.
+        if dtype == torch.float32:
+            _as_float32(X, f"{type(self).__name__} computes on {device} in float32")
 
     def _validate_input(self, X, reset):
         columns = getattr(X, "columns", None)
@@ -481,6 +493,11 @@ def _training_float32(X, name):
     surface later as a diverged loss with a misleading remedy. Done in
     ``fit`` and ``partial_fit``, so that every ``_train`` override sees it.
     """
+    return _as_float32(X, f"{name} trains in float32")
+
+
+def _as_float32(X, what):
+    """``X`` in float32, or a ValueError starting with ``what`` if it overflows."""
     X = np.asarray(X)
     if X.dtype == np.float32:
         return X
@@ -488,7 +505,7 @@ def _training_float32(X, name):
         X32 = np.asarray(X, dtype=np.float32)
     if not np.isfinite(X32).all():
         raise ValueError(
-            f"{name} trains in float32, whose largest value is "
+            f"{what}, whose largest value is "
             f"{np.finfo(np.float32).max:.3g}, but X holds values up to "
             f"{np.max(np.abs(X)):.3g}. Scale X first (e.g. StandardScaler or "
             "MinMaxScaler in a Pipeline)."

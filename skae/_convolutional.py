@@ -216,7 +216,8 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
                 "channels must be a positive integer or a non-empty sequence of "
                 f"them, got {self.channels!r}."
             )
-        return channels
+        # Plain ints: torch's Unflatten refuses numpy integers.
+        return tuple(int(c) for c in channels)
 
     def _resolve_image_shape(self, n_features):
         """``image_shape`` as ``(channels, height, width)`` for ``n_features``."""

@@ -217,7 +217,10 @@ class TopK(nn.Module):
         if self.k >= x.shape[1]:
             return F.softplus(x)
         values, indices = x.topk(self.k, dim=1)
-        return torch.zeros_like(x).scatter(1, indices, F.softplus(values))
+        # softplus underflows to 0 far below the training range; the kept
+        # units must stay non-zero so that every code has exactly k of them.
+        kept = F.softplus(values).clamp_min(torch.finfo(x.dtype).tiny)
+        return torch.zeros_like(x).scatter(1, indices, kept)
 
     def extra_repr(self):
         return f"k={self.k}"

@@ -86,7 +86,9 @@ def torch_threads(n_threads):
         yield
         return
     previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
+    # int(): scikit-learn's validation lets numpy integers and bools through
+    # as integers; torch takes a plain int only.
+    torch.set_num_threads(int(n_threads))
     try:
         yield
     finally:

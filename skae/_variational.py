@@ -65,10 +65,11 @@ class VariationalAutoEncoder(BaseAutoEncoder):
           real-valued data, best standardised (``StandardScaler``).
         - ``"bernoulli"``: independent Bernoulli with probabilities
           ``sigmoid(decoder(z))``, for data in [0, 1] such as pixel
-          intensities scaled with ``MinMaxScaler`` (``fit`` rejects values
-          outside [0, 1]). Grey levels in between are scored with the binary
-          cross-entropy, the usual practice, which is not a normalised
-          density.
+          intensities scaled with ``MinMaxScaler(clip=True)`` (``fit`` and
+          ``score`` reject values outside [0, 1]; without ``clip`` a test
+          fold's pixels can exceed the training range). Grey levels in
+          between are scored with the binary cross-entropy, the usual
+          practice, which is not a normalised density.
 
     noise_variance : {"shared", "per_feature"} or float, default="shared"
         Variance of the Gaussian ``p(x|z)``. ``"shared"``: one variance for
@@ -284,7 +285,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             raise ValueError(
                 "likelihood='bernoulli' models data in [0, 1], but X has "
                 f"values in [{low:g}, {high:g}]. Scale it first (e.g. "
-                "MinMaxScaler in a Pipeline) or use likelihood='gaussian'."
+                "MinMaxScaler(clip=True) in a Pipeline, so that new data stay "
+                "in range too) or use likelihood='gaussian'."
             )
 
     def _train(self, X, epochs, *, continuing, incremental):
@@ -427,6 +429,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         module, dtype, device = self._inference_module()
         # Outside [0, 1] a Bernoulli log-likelihood is a number without meaning.
         self._check_bernoulli_range(X, module.likelihood)
+        self._check_inference_range(X, dtype, device)
         out = np.empty(
             len(X), dtype=np.float32 if X.dtype == np.float32 else np.float64
         )

@@ -192,6 +192,24 @@ def test_inference_follows_the_fitted_model_until_the_next_fit(digits):
     assert ae.get_feature_names_out().tolist() == ["autoencoder0", "autoencoder1"]
 
 
+def test_float32_inference_refuses_values_beyond_its_range(digits, monkeypatch):
+    # Accelerators infer in float32; fake that path on the CPU.
+    X, _ = digits
+    ae = small(max_iter=2).fit(X)
+    module = ae.net_.module_
+
+    def float32_inference():
+        return module.float().eval(), torch.float32, torch.device("cpu")
+
+    monkeypatch.setattr(ae, "_inference_module", float32_inference)
+    big = X[:2].copy()
+    big[0, 0] = 1e39
+    for method in (ae.transform, ae.score_samples):
+        with pytest.raises(ValueError, match="computes on cpu in float32.*1e\\+39"):
+            method(big)
+    assert np.isfinite(ae.transform(X[:2])).all()
+
+
 def test_dropout_only_during_training(digits):
     X, _ = digits
     ae = small(dropout=0.5).fit(X)

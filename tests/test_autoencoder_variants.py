@@ -193,6 +193,14 @@ def test_topk_module_keeps_largest_entries():
     assert torch.equal(out, expected)
 
 
+def test_topk_keeps_k_nonzeros_where_softplus_underflows():
+    # Far below the training range softplus(-200) is 0 in float32.
+    x = torch.tensor([[-200.0, -300.0, -400.0, -500.0]])
+    codes = TopK(2)(x)
+    assert torch.count_nonzero(codes).item() == 2
+    assert codes[0, 0] > 0 and codes[0, 1] > 0
+
+
 def test_standardize_survives_a_batch_of_one():
     layer = Standardize(3)
     x = torch.tensor([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])

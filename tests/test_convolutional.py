@@ -314,3 +314,9 @@ def test_a_loaded_model_keeps_its_image_shape_without_warning_again(digits, tmp_
         loaded = skae.load(tmp_path / "cae.safetensors")
     assert loaded.image_shape_ == cae.image_shape_ == (1, 1, 60)
     assert_array_equal(loaded.transform(X), cae.transform(X))
+
+
+def test_numpy_integer_channels(digits):
+    cae = small(channels=np.arange(2, 5, 2), max_iter=1).fit(digits[:50])
+    assert cae.transform(digits[:3]).shape == (3, 4)
+    small(channels=np.int64(3), max_iter=1).fit(digits[:50])

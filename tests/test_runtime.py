@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -50,3 +51,11 @@ def test_generators_are_private_and_seeded():
 def test_fused_adam_probe_answers_for_cpu():
     assert fused_adam_supported("cpu") in (True, False)
     assert fused_adam_supported("not-a-device") is False
+
+
+@pytest.mark.parametrize("n_threads", [True, np.int64(1)])
+def test_torch_threads_takes_integers_scikit_learn_lets_through(n_threads):
+    before = torch.get_num_threads()
+    with torch_threads(n_threads):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

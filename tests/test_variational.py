@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import distributions as D
 
@@ -350,6 +351,15 @@ def test_bernoulli_scores_only_data_in_unit_interval():
     vae = small_vae(likelihood="bernoulli", max_iter=2).fit(X)
     with pytest.raises(ValueError, match=r"models data in \[0, 1\]"):
         vae.score_samples(X * 2)
+
+
+def test_bernoulli_vae_cross_validates_behind_a_clipping_scaler():
+    X = load_digits().data[:300]
+    pipe = make_pipeline(
+        MinMaxScaler(clip=True),
+        VariationalAutoEncoder(2, likelihood="bernoulli", max_iter=2, random_state=0),
+    )
+    assert np.isfinite(cross_val_score(pipe, X, cv=3)).all()
 
 
 def test_bernoulli_rejects_data_outside_unit_interval(X):
