@@ -433,36 +433,55 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         out = np.empty(
             len(X), dtype=np.float32 if X.dtype == np.float32 else np.float64
         )
-        # Bound memory by the number of decoded rows, n_draws per sample.
+        # Bound memory by the number of decoded rows: n_draws per sample, and
+        # for n_draws above the batch size, one sample's draws in chunks.
         rows = max(1, INFERENCE_BATCH_SIZE // n_draws)
+        chunk = min(n_draws, INFERENCE_BATCH_SIZE)
+        k = self._n_features_out
         n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
         with torch.no_grad(), torch_threads(n_threads):
             for start in range(0, len(X), rows):
                 batch = X[start : start + rows]
-                eps = _row_normals(
-                    batch, self._score_seed, (n_draws, self._n_features_out)
-                )
                 x = as_tensor(batch).to(device=device, dtype=dtype)
-                eps = torch.from_numpy(eps).to(device=device, dtype=dtype)
-                bound = self._log_likelihood_bound(module, x, eps)
+
+                def draws(first, stop, batch=batch, x=x):
+                    eps = _row_normals(
+                        batch, self._score_seed, (stop - first, k), first=first * k
+                    )
+                    return torch.from_numpy(eps).to(device=device, dtype=dtype)
+
+                bound = self._log_likelihood_bound(module, x, draws, n_draws, chunk)
                 out[start : start + rows] = bound.cpu().numpy()
         return out
 
-    def _log_likelihood_bound(self, module, x, eps):
-        """ELBO (one draw) or importance-weighted bound; eps is (n, K, k)."""
+    def _log_likelihood_bound(self, module, x, draws, n_draws, chunk):
+        """ELBO (one draw) or importance-weighted bound over ``n_draws`` draws.
+
+        ``draws(first, stop)`` returns the standard normal draws number
+        ``first`` to ``stop - 1`` of each row, shape (n, stop - first, k);
+        they are decoded ``chunk`` at a time.
+        """
         mu, logvar = module.encode(x)
-        z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
-        x_param = module.decoder(z)
-        reconstruction = log_likelihood(
-            module.likelihood, x[:, None, :], x_param, module.noise_logvar()
-        )
-        n_draws = eps.shape[1]
         if n_draws == 1:
-            return reconstruction[:, 0] - gaussian_kl(mu, logvar)
-        log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
-        log_posterior = -0.5 * (eps.pow(2) + _LOG_2PI + logvar[:, None, :]).sum(-1)
-        log_weights = reconstruction + log_prior - log_posterior
-        return torch.logsumexp(log_weights, dim=1) - math.log(n_draws)
+            z = module.reparameterize(mu, logvar, draws(0, 1)[:, 0, :])
+            reconstruction = log_likelihood(
+                module.likelihood, x, module.decoder(z), module.noise_logvar()
+            )
+            return reconstruction - gaussian_kl(mu, logvar)
+        log_weights = []
+        for first in range(0, n_draws, chunk):
+            eps = draws(first, min(first + chunk, n_draws))
+            z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
+            reconstruction = log_likelihood(
+                module.likelihood,
+                x[:, None, :],
+                module.decoder(z),
+                module.noise_logvar(),
+            )
+            log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
+            log_posterior = -0.5 * (eps.pow(2) + _LOG_2PI + logvar[:, None, :]).sum(-1)
+            log_weights.append(reconstruction + log_prior - log_posterior)
+        return torch.logsumexp(torch.cat(log_weights, dim=1), dim=1) - math.log(n_draws)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -475,20 +494,23 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-def _row_normals(X, seed, size):
+def _row_normals(X, seed, size, first=0):
     """Standard normal draws of shape ``(len(X), *size)``, a function of each row.
 
     Row ``i``'s draws depend only on ``seed`` and the values of ``X[i]``
     (as float64), never on its position or on the other rows: a splitmix64
     stream keyed by a hash of the row, turned into normals by the inverse
-    CDF. Identical rows get identical draws.
+    CDF. Identical rows get identical draws. ``first`` skips that many
+    numbers of each row's stream, so that a long stream can be drawn in
+    pieces: ``size=(n, k), first=a * k`` gives draws ``a`` to ``a + n - 1``.
     """
     # Adding 0.0 turns -0.0 into 0.0, so equal values hash equally.
     bits = (np.ascontiguousarray(X, dtype=np.float64) + 0.0).view(np.uint64)
     key = _mix64(np.full(len(bits), seed, dtype=np.uint64) + _GOLDEN)
     for column in bits.T:
         key = _mix64(key ^ column) + _GOLDEN
-    counters = np.arange(1, math.prod(size) + 1, dtype=np.uint64) * _GOLDEN
+    counters = np.arange(first + 1, first + math.prod(size) + 1, dtype=np.uint64)
+    counters *= _GOLDEN
     stream = _mix64(key[:, None] + counters[None, :])
     uniform = ((stream >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
     return ndtri(uniform).reshape(len(bits), *size)

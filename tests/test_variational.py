@@ -16,6 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import distributions as D
 
+import skae._variational
 from skae import VariationalAutoEncoder
 from skae._losses import (
     ELBOLoss,
@@ -289,6 +290,19 @@ def test_bounds_approach_the_exact_likelihood_of_a_linear_vae(X):
     assert iwae.mean() < exact.mean() + 0.05
     assert exact.mean() - iwae.mean() < 0.5 * (exact.mean() - elbo.mean())
     assert_allclose(iwae, exact, atol=0.5)
+
+
+def test_many_importance_draws_are_decoded_in_bounded_chunks(X, monkeypatch):
+    vae = small_vae(max_iter=3, n_importance_samples=10).fit(X)
+    whole = vae.score_samples(X[:4])
+    decoded = []
+    vae.net_.module_.decoder.register_forward_pre_hook(
+        lambda module, args: decoded.append(tuple(args[0].shape[:2]))
+    )
+    monkeypatch.setattr(skae._variational, "INFERENCE_BATCH_SIZE", 4)
+    assert_allclose(vae.score_samples(X[:4]), whole, rtol=1e-12)
+    # One row at a time, its 10 draws 4 + 4 + 2 at a time.
+    assert decoded == [(1, 4), (1, 4), (1, 2)] * 4
 
 
 def test_reconstruction_error_is_mse_of_posterior_mean(fitted, X):
