@@ -442,14 +442,13 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         with torch.no_grad(), torch_threads(n_threads):
             for start in range(0, len(X), rows):
                 batch = X[start : start + rows]
-                x = as_tensor(batch).to(device=device, dtype=dtype)
+                keys = _row_keys(batch, self._score_seed)
 
-                def draws(first, stop, batch=batch, x=x):
-                    eps = _row_normals(
-                        batch, self._score_seed, (stop - first, k), first=first * k
-                    )
+                def draws(first, stop, keys=keys):
+                    eps = _stream_normals(keys, (stop - first, k), first=first * k)
                     return torch.from_numpy(eps).to(device=device, dtype=dtype)
 
+                x = as_tensor(batch).to(device=device, dtype=dtype)
                 bound = self._log_likelihood_bound(module, x, draws, n_draws, chunk)
                 out[start : start + rows] = bound.cpu().numpy()
         return out
@@ -462,12 +461,6 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         they are decoded ``chunk`` at a time.
         """
         mu, logvar = module.encode(x)
-        if n_draws == 1:
-            z = module.reparameterize(mu, logvar, draws(0, 1)[:, 0, :])
-            reconstruction = log_likelihood(
-                module.likelihood, x, module.decoder(z), module.noise_logvar()
-            )
-            return reconstruction - gaussian_kl(mu, logvar)
         log_weights = []
         for first in range(0, n_draws, chunk):
             eps = draws(first, min(first + chunk, n_draws))
@@ -478,6 +471,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
                 module.decoder(z),
                 module.noise_logvar(),
             )
+            if n_draws == 1:
+                return reconstruction[:, 0] - gaussian_kl(mu, logvar)
             log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
             log_posterior = -0.5 * (eps.pow(2) + _LOG_2PI + logvar[:, None, :]).sum(-1)
             log_weights.append(reconstruction + log_prior - log_posterior)
@@ -504,13 +499,23 @@ def _row_normals(X, seed, size, first=0):
     numbers of each row's stream, so that a long stream can be drawn in
     pieces: ``size=(n, k), first=a * k`` gives draws ``a`` to ``a + n - 1``.
     """
+    return _stream_normals(_row_keys(X, seed), size, first)
+
+
+def _row_keys(X, seed):
+    """The key of each row's stream: a hash of ``seed`` and the row's values."""
     # Adding 0.0 turns -0.0 into 0.0, so equal values hash equally.
     bits = (np.ascontiguousarray(X, dtype=np.float64) + 0.0).view(np.uint64)
     key = _mix64(np.full(len(bits), seed, dtype=np.uint64) + _GOLDEN)
     for column in bits.T:
         key = _mix64(key ^ column) + _GOLDEN
+    return key
+
+
+def _stream_normals(keys, size, first=0):
+    """Numbers ``first`` onwards of each key's stream, as normals of ``size``."""
     counters = np.arange(first + 1, first + math.prod(size) + 1, dtype=np.uint64)
     counters *= _GOLDEN
-    stream = _mix64(key[:, None] + counters[None, :])
+    stream = _mix64(keys[:, None] + counters[None, :])
     uniform = ((stream >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-    return ndtri(uniform).reshape(len(bits), *size)
+    return ndtri(uniform).reshape(len(keys), *size)
