@@ -267,14 +267,7 @@ class BaseAutoEncoder(
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple of widths, validated."""
-        hidden = self.hidden_layer_sizes
-        hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
-        if not all(isinstance(h, Integral) and h >= 1 for h in hidden):
-            raise InvalidParameterError(
-                "hidden_layer_sizes must be a sequence of positive integers, "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return hidden
+        return positive_ints(self.hidden_layer_sizes, "hidden_layer_sizes")
 
     @property
     def device_(self):
@@ -521,3 +514,22 @@ def _same_value(a, b):
         return bool(a == b)
     except (TypeError, ValueError):
         return a is b
+
+
+def positive_ints(value, name, allow_empty=True):
+    """An int or a sequence of them as a tuple of plain positive ints.
+
+    For list-valued parameters (layer widths, channels), which scikit-learn's
+    constraints can only check to be array-like. Plain ints because torch
+    refuses numpy integers in places (``nn.Unflatten``).
+    """
+    values = (value,) if isinstance(value, Integral) else tuple(value)
+    if (not values and not allow_empty) or not all(
+        isinstance(v, Integral) and v >= 1 for v in values
+    ):
+        kind = "a non-empty" if not allow_empty else "a"
+        raise InvalidParameterError(
+            f"{name} must be a positive integer or {kind} sequence of them, "
+            f"got {value!r}."
+        )
+    return tuple(int(v) for v in values)

@@ -6,7 +6,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from ._autoencoder import AutoEncoder
-from ._base import BaseAutoEncoder
+from ._base import BaseAutoEncoder, positive_ints
 from ._docs import inherit_docs
 from ._modules import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
@@ -200,24 +200,11 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         return conv_autoencoder(
             self.image_shape_,
             self.n_components,
-            self._channels(),
+            positive_ints(self.channels, "channels", allow_empty=False),
             self.kernel_size,
             activation=self.activation,
             corruption=self._build_corruption(),
         )
-
-    def _channels(self):
-        channels = self.channels
-        channels = (channels,) if isinstance(channels, Integral) else tuple(channels)
-        if not channels or not all(
-            isinstance(c, Integral) and c >= 1 for c in channels
-        ):
-            raise InvalidParameterError(
-                "channels must be a positive integer or a non-empty sequence of "
-                f"them, got {self.channels!r}."
-            )
-        # Plain ints: torch's Unflatten refuses numpy integers.
-        return tuple(int(c) for c in channels)
 
     def _resolve_image_shape(self, n_features):
         """``image_shape`` as ``(channels, height, width)`` for ``n_features``."""
