@@ -1,7 +1,13 @@
 """Fully connected autoencoders."""
 
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.utils._param_validation import StrOptions
+
 from ._base import BaseAutoEncoder
 from ._modules import dense_autoencoder
+from ._modules_residual import ResidualAutoEncoderModule
 
 
 class AutoEncoder(BaseAutoEncoder):
@@ -18,10 +24,26 @@ class AutoEncoder(BaseAutoEncoder):
         Size of the code (the bottleneck), i.e. the number of output features
         of :meth:`transform`.
 
+    init : {"pca", "random"}, default="pca"
+        How the network starts.
+
+        - ``"pca"``: a linear path plus a non-linear residual,
+          ``code = P (x - mean) + f(x - mean)`` and
+          ``reconstruction = mean + Q code + g(code)``, with ``P`` and ``Q``
+          set to PCA's components (fitted on the training rows) and the last
+          layers of the networks ``f`` and ``g`` at zero. Before the first
+          step the model *is* PCA: ``transform`` gives PCA's scores (not
+          whitened) and ``inverse_transform`` its reconstructions. Training
+          starts there, so it only adds what PCA misses; with
+          ``early_stopping=True`` the PCA start counts as epoch 0 and is kept
+          when no epoch beats it on the validation data.
+        - ``"random"``: a plain encoder-decoder network with random weights.
+
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers, from the input towards the
         code; the decoder uses the same widths in reverse. ``()`` gives a
-        linear encoder and decoder.
+        linear encoder and decoder (with ``init="pca"``, PCA itself at the
+        start).
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers. The code and the output layer are
@@ -50,10 +72,15 @@ class AutoEncoder(BaseAutoEncoder):
         Relative improvement of the monitored loss below which an epoch does
         not count as progress.
 
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training data, stop when its
-        loss stops improving and restore the best weights. Without it, training
-        stops when the training loss stops improving.
+        loss stops improving and restore the best weights; the weights
+        training starts from (PCA, with ``init="pca"``) count as epoch 0.
+        Without it, training stops when the training loss stops improving.
+        Unlike :class:`~sklearn.neural_network.MLPRegressor`, on by default:
+        on small tables the training loss keeps falling after the error on
+        new data has started to rise (see the user guide's "Why not just
+        PCA?").
 
     validation_fraction : float in (0, 1), default=0.1
         Fraction of the training data held out when ``early_stopping``.
@@ -163,10 +190,16 @@ class AutoEncoder(BaseAutoEncoder):
     (1797, 64)
     """
 
+    _parameter_constraints = {
+        **BaseAutoEncoder._parameter_constraints,
+        "init": [StrOptions({"pca", "random"})],
+    }
+
     def __init__(
         self,
         n_components=2,
         *,
+        init="pca",
         hidden_layer_sizes=(128,),
         activation="relu",
         dropout=0.0,
@@ -175,7 +208,7 @@ class AutoEncoder(BaseAutoEncoder):
         learning_rate_init=1e-3,
         max_iter=200,
         tol=1e-4,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         shuffle=True,
@@ -186,6 +219,7 @@ class AutoEncoder(BaseAutoEncoder):
         warm_start=False,
     ):
         self.n_components = n_components
+        self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -205,10 +239,44 @@ class AutoEncoder(BaseAutoEncoder):
         self.warm_start = warm_start
 
     def _build_module(self, n_features):
+        if self.init == "pca":
+            return ResidualAutoEncoderModule(
+                n_features,
+                self.n_components,
+                self._hidden_sizes(),
+                activation=self.activation,
+                dropout=self.dropout,
+            )
         return dense_autoencoder(
             n_features,
             self.n_components,
             self._hidden_sizes(),
             activation=self.activation,
             dropout=self.dropout,
+        )
+
+    def _initialize_from_data(self, module, X):
+        if self.init != "pca":
+            return
+        X = X.astype(np.float64)
+        mean = X.mean(axis=0)
+        components, scale = np.empty((0, X.shape[1])), np.empty(0)
+        # PCA finds at most min(n_samples, n_features) directions, none in
+        # constant data; the other code units start at zero (see
+        # ResidualAutoEncoderModule) and only the mean is PCA's.
+        if len(X) > 1 and np.ptp(X, axis=0).any():
+            n_found = min(self.n_components, *X.shape)
+            pca = PCA(n_found, random_state=int(self._draw_seeds(1)[0])).fit(X)
+            # Whitened scores: every unit starts with unit variance, which
+            # downstream classifiers did better with (bench_autoencoder.py,
+            # section 3). The floor keeps a direction of (almost) no variance
+            # from blowing the encoder's weights up; the reconstruction is
+            # PCA's whatever the scale.
+            variance = pca.explained_variance_
+            scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
+            mean, components = pca.mean_, pca.components_
+        module.start_from_pca(
+            torch.from_numpy(mean),
+            torch.from_numpy(components),
+            torch.from_numpy(scale),
         )

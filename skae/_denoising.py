@@ -83,6 +83,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         *,
         noise="gaussian",
         noise_level=0.1,
+        init="pca",
         hidden_layer_sizes=(128,),
         activation="relu",
         dropout=0.0,
@@ -91,7 +92,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         learning_rate_init=1e-3,
         max_iter=200,
         tol=1e-4,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         shuffle=True,
@@ -103,6 +104,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
     ):
         super().__init__(
             n_components,
+            init=init,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             dropout=dropout,

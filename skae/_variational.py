@@ -24,7 +24,7 @@ from ._runtime import as_tensor, torch_threads
 _LOG_2PI = math.log(2 * math.pi)
 
 
-@inherit_docs(AutoEncoder)
+@inherit_docs(AutoEncoder, exclude=("init",))
 class VariationalAutoEncoder(BaseAutoEncoder):
     """Variational autoencoder (VAE): codes, likelihood scores and new samples.
 
@@ -113,6 +113,12 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         latent space; the decoder uses the same widths in reverse. ``()``
         gives a linear encoder and decoder (a linear Gaussian VAE is
         probabilistic PCA when trained to convergence).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        loss stops improving and restore the best weights (the weights
+        training starts from count as epoch 0). Without it, training stops
+        when the training loss stops improving.
 
     {inherit Parameters}
 
