@@ -85,6 +85,10 @@ class SparseAutoEncoder(BaseAutoEncoder):
         training starts from count as epoch 0). Without it, training stops
         when the training loss stops improving.
 
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
+
     {inherit Parameters}
 
     Attributes

@@ -120,6 +120,13 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         training starts from count as epoch 0). Without it, training stops
         when the training loss stops improving.
 
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
+
     {inherit Parameters}
 
     Attributes
