@@ -122,6 +122,13 @@ def _convert(model, X_sample, *, method="transform", target_opset=None):
         target_opset = _default_opset()
     if method != "transform":
         return _convert_method(model, X_sample, method, target_opset)
+    n_features = getattr(model, "n_features_in_", X_sample.shape[1])
+    if X_sample.shape[1] != n_features:
+        raise ValueError(
+            f"X_sample has {X_sample.shape[1]} columns, but this "
+            f"{type(model).__name__} was fitted on {n_features}. Pass a few rows "
+            "of the data it transforms."
+        )
 
     # Probabilities as a plain (n_samples, n_classes) tensor, like
     # predict_proba, rather than skl2onnx's default list of dictionaries.
