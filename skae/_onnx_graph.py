@@ -70,6 +70,11 @@ def export_method(estimator, method, n_inputs, opset):
                 dynamo=True,
                 verbose=False,
             )
+        except Exception as exc:
+            raise RuntimeError(
+                f"torch's ONNX exporter could not export "
+                f"{type(estimator).__name__}.{method}: {exc}"
+            ) from exc
         finally:
             logger.setLevel(level)
     model = program.model_proto

@@ -109,6 +109,16 @@ def test_unfitted_skae_step_of_a_fitted_union_raises():
         skae.to_onnx(union, data(2, 4))
 
 
+class NewAutoEncoder(skae.AutoEncoder):
+    """A skae estimator whose transform nobody checked against its export."""
+
+
+def test_estimator_not_known_to_export_raises():
+    est = NewAutoEncoder(max_iter=2, random_state=0).fit(data(20, 6))
+    with pytest.raises(NotImplementedError, match="export of NewAutoEncoder is not"):
+        skae.to_onnx(est, data(2, 6))
+
+
 class Unconvertible(StandardScaler):
     """A transformer skl2onnx has no converter for."""
 
