@@ -169,11 +169,12 @@ def _convert(model, X_sample, *, method="transform", target_opset=None):
             options=options or None,
         )
     except MissingShapeCalculator as exc:
+        # skl2onnx's first line names the type; the rest is a how-to page.
+        reason = str(exc).splitlines()[0]
         raise TypeError(
             f"skl2onnx cannot convert a part of this {type(model).__name__}: "
-            f"{exc}".split("\n")[0]
-            + " Register a converter for it with skl2onnx, or leave it out of "
-            "the exported pipeline."
+            f"{reason} Register a converter for it with skl2onnx, or leave it "
+            "out of the exported model."
         ) from exc
 
 
@@ -202,12 +203,13 @@ def _convert_method(model, X_sample, method, target_opset):
             f"X_sample has {X_sample.shape[1]}. Pass a few rows of transform's "
             "output."
         )
-    graph = export_method(model, method, n_inputs, target_opset).graph
-    return _standalone(graph, X_sample.dtype, target_opset)
+    exported = export_method(model, method, n_inputs, target_opset)
+    return _standalone(exported, X_sample.dtype)
 
 
-def _standalone(graph, dtype, opset):
-    """``graph`` with skl2onnx's input and output names, taking ``dtype`` input."""
+def _standalone(exported, dtype):
+    """``exported`` with skl2onnx's input and output names, taking ``dtype`` input."""
+    graph = exported.graph
     elem = onnx.TensorProto.DOUBLE if dtype == np.float64 else onnx.TensorProto.FLOAT
     nodes = list(graph.node)
     source, result = graph.input[0], graph.output[0]
@@ -232,9 +234,12 @@ def _standalone(graph, dtype, opset):
         [onnx.helper.make_tensor_value_info("variable", elem, [None, n_out])],
         initializer=list(graph.initializer),
     )
-    return onnx.helper.make_model(
-        new_graph, opset_imports=[onnx.helper.make_opsetid("", opset)]
+    model = onnx.helper.make_model(
+        new_graph, opset_imports=list(exported.opset_import)
     )
+    # The exporter's IR version, which runtimes of the opset can read.
+    model.ir_version = exported.ir_version
+    return model
 
 
 _register()

@@ -81,11 +81,13 @@ def test_float64_input_is_cast_at_the_entry():
     assert_allclose(codes, est.transform(X), rtol=1e-5, atol=1e-5)
 
 
-def test_inverse_transform_graph_matches_inverse_transform():
-    X = data(200, 6)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inverse_transform_graph_matches_inverse_transform(dtype):
+    X = data(200, 6).astype(dtype)
     est = skae.VariationalAutoEncoder(n_components=2, max_iter=3, random_state=0)
     codes = est.fit(X).transform(X)
     (decoded,) = run(skae.to_onnx(est, codes[:1], method="inverse_transform"), codes)
+    assert decoded.dtype == dtype
     assert_allclose(decoded, est.inverse_transform(codes), rtol=1e-5, atol=1e-5)
 
 
