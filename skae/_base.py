@@ -37,6 +37,9 @@ from ._runtime import (
 )
 from ._warnings import warn
 
+#: Root of the built documentation, for the links of the HTML repr.
+DOCS_URL = "https://skae.readthedocs.io/en/latest/"
+
 # Rows per inference batch: bounds the extra memory of transform & co. to a
 # few MB per layer whatever the number of rows.
 INFERENCE_BATCH_SIZE = 4096
@@ -66,6 +69,12 @@ class BaseAutoEncoder(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
 ):
     """Base class for autoencoders; not to be used directly."""
+
+    # The HTML repr (notebooks) links each estimator to its API page.
+    _doc_link_module = "skae"
+    _doc_link_template = (
+        DOCS_URL + "gen_modules/{estimator_module}.{estimator_name}.html"
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -319,8 +328,12 @@ class BaseAutoEncoder(
                 UserWarning,
             )
         elif not incremental and not net.stopped_early():
+            # Raised in a search's or a joblib worker's fit, the warning
+            # cannot point at a line of the user's: the parameters tell
+            # which of the fits it was.
+            described = " ".join(repr(self).split())
             warn(
-                f"{name} reached max_iter={self.max_iter} epochs while the loss "
+                f"{described} reached max_iter={self.max_iter} epochs while the loss "
                 f"was still improving by more than tol={self.tol} (relative) "
                 f"within n_iter_no_change={self.n_iter_no_change} epochs. "
                 "Increase max_iter, or fit further with warm_start=True.",

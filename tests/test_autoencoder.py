@@ -260,7 +260,7 @@ def test_verbose_prints_a_table_and_default_is_silent(digits, capsys):
     X, _ = digits
     small(max_iter=2).fit(X)
     assert capsys.readouterr().out == ""
-    small(max_iter=2, verbose=1).fit(X)
+    small(max_iter=2, verbose=2).fit(X)
     out = capsys.readouterr().out
     assert "train_loss" in out and "epoch" in out
 
