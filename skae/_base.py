@@ -291,10 +291,12 @@ class BaseAutoEncoder(
         net = self.net_
         history = net.history
         self.n_iter_ = len(history)
-        self.loss_curve_ = [row["train_loss"] for row in history]
+        # Python floats, as in MLPRegressor: skorch's are numpy scalars, each
+        # a pickled object of its own (an object tree of its own in skops).
+        self.loss_curve_ = [float(row["train_loss"]) for row in history]
         if self.early_stopping:
             self.validation_scores_ = [
-                -row["valid_loss"] for row in history if "valid_loss" in row
+                -float(row["valid_loss"]) for row in history if "valid_loss" in row
             ]
             self.best_validation_score_ = max(self.validation_scores_, default=None)
         else:

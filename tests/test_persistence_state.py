@@ -129,8 +129,11 @@ def test_unfitted_and_set_output_state_survive_pickling():
 
 
 def test_pickle_stores_the_weights_once():
-    X = load_digits().data / 16.0
-    estimator = skae.AutoEncoder(max_iter=5, random_state=0).fit(X)
+    # The default AutoEncoder on digits, through all of its max_iter epochs:
+    # the longest history it keeps. Few rows, so that an epoch is one step.
+    X = load_digits().data[:100] / 16.0
+    estimator = skae.AutoEncoder(random_state=0, n_iter_no_change=200).fit(X)
+    assert estimator.n_iter_ == estimator.max_iter
     weights = sum(p.nbytes for p in estimator.net_.module_.state_dict().values())
     adam = sum(
         torch.as_tensor(value).nbytes
