@@ -63,11 +63,17 @@ def _rebuild(estimator, saved):
     from ._persistence import _rebuild_net
 
     tensors = {key: as_tensor(np.asarray(a)) for key, a in saved["arrays"].items()}
-    # Building a net draws its seeds from random_state; the saved state then
-    # replaces what they seeded. A RandomState instance must come out of
-    # unpickling as it went in, not advanced by that draw.
-    random_state = estimator.random_state
-    estimator.random_state = copy.deepcopy(random_state)
+    # The net is built from the parameters it was fitted with: set_params
+    # after fit changes what the next fit builds, not the fitted model.
+    # Building also draws seeds from random_state, whose draws the saved
+    # state then replaces; a RandomState instance must come out of unpickling
+    # as it went in, not advanced by that draw.
+    building = {
+        **getattr(estimator, "_built_with", {}),
+        "random_state": copy.deepcopy(estimator.random_state),
+    }
+    current = {name: getattr(estimator, name) for name in building}
+    vars(estimator).update(building)
     try:
         return _rebuild_net(
             estimator,
@@ -77,4 +83,4 @@ def _rebuild(estimator, saved):
             "the pickled estimator",
         )
     finally:
-        estimator.random_state = random_state
+        vars(estimator).update(current)

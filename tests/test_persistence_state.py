@@ -110,6 +110,16 @@ def test_unpickling_leaves_a_random_state_instance_as_it_was():
     assert_array_equal(restored.transform(X), estimator.transform(X))
 
 
+@parametrize_estimators
+def test_parameters_changed_after_fit_do_not_break_unpickling(cls):
+    X = data(cls)
+    estimator = fitted(cls)
+    estimator.set_params(n_components=3, activation="tanh", alpha=0.5)
+    restored = pickle.loads(pickle.dumps(estimator))
+    assert restored.get_params() == estimator.get_params()
+    assert_array_equal(restored.transform(X), estimator.transform(X))
+
+
 def test_pickling_leaves_the_estimator_untouched():
     estimator = fitted(skae.AutoEncoder)
     net = estimator.net_
