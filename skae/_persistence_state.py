@@ -22,8 +22,6 @@ import json
 import numpy as np
 import torch
 
-from ._runtime import as_tensor
-
 # The key under which the state holds the net; a state without it (an
 # unfitted estimator, or one pickled by a skae that stored net_ itself) is
 # restored as it is.
@@ -62,7 +60,10 @@ class PortableState:
 def _rebuild(estimator, saved):
     from ._persistence import _rebuild_net
 
-    tensors = {key: as_tensor(np.asarray(a)) for key, a in saved["arrays"].items()}
+    # Copies, so that the net never shares memory with the arrays it was read
+    # from (joblib may hand over read-only memory maps) and 0-d arrays (Adam's
+    # step counts) keep their shape.
+    tensors = {key: torch.from_numpy(np.array(a)) for key, a in saved["arrays"].items()}
     # The net is built from the parameters it was fitted with: set_params
     # after fit changes what the next fit builds, not the fitted model.
     # Building also draws seeds from random_state, whose draws the saved

@@ -97,6 +97,20 @@ def test_unpickled_model_trains_on_like_the_original(cls):
     assert_array_equal(restored.transform(X), estimator.transform(X))
 
 
+@parametrize_estimators
+def test_joblib_memory_mapped_load_trains_on(cls, tmp_path):
+    # Read-only memory maps in place of every array: the rebuilt net must own
+    # its memory, since training writes to it.
+    X = data(cls)
+    estimator = fitted(cls)
+    joblib.dump(estimator, tmp_path / "model.joblib")
+    restored = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    assert_array_equal(restored.transform(X), estimator.transform(X))
+    for model in (estimator, restored):
+        model.partial_fit(X)
+    assert_array_equal(restored.transform(X), estimator.transform(X))
+
+
 def test_unpickling_leaves_a_random_state_instance_as_it_was():
     cls = skae.DenoisingAutoEncoder
     X = data(cls)
