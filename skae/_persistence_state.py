@@ -9,15 +9,17 @@ parameter, nor the generators inside it, and it stores the weights twice.
 So the estimator's state replaces ``net_`` by what :func:`skae.save` writes:
 the weights, optimiser state and generator states as numpy arrays, and the
 rest (batch size, generator kinds, the epoch-level history) as the same JSON
-document, kept as one string (skops would store every number of a history
-as an object of its own). Unpickling rebuilds the net on the CPU from it,
-as :func:`skae.load` does. Each weight is stored once, nothing in the state
-needs torch to be read back, and skops can store it: it holds only numpy
-arrays and builtins.
+document, compressed into one ``bytes`` value: skops would store every
+number of a history as an object of its own, and the keys repeated in every
+history row would make up most of a pickle's growth with epochs. Unpickling
+rebuilds the net on the CPU from it, as :func:`skae.load` does. Each weight
+is stored once, nothing in the state needs torch to be read back, and skops
+can store it: it holds only numpy arrays and builtins.
 """
 
 import copy
 import json
+import zlib
 
 import numpy as np
 import torch
@@ -44,7 +46,7 @@ class PortableState:
 
             description, tensors = _net_state(net)
             state[NET_STATE] = {
-                "net": json.dumps(description),
+                "net": zlib.compress(json.dumps(description).encode()),
                 "arrays": {key: tensor.numpy() for key, tensor in tensors.items()},
             }
         return state
@@ -78,7 +80,7 @@ def _rebuild(estimator, saved):
     try:
         return _rebuild_net(
             estimator,
-            json.loads(saved["net"]),
+            json.loads(zlib.decompress(saved["net"])),
             tensors,
             torch.device("cpu"),
             "the pickled estimator",
