@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
+from ._persistence_state import PortableState
 from ._runtime import (
     as_tensor,
     make_generator,
@@ -66,7 +67,11 @@ WARM_START_PARAMS = frozenset(
 
 
 class BaseAutoEncoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    PortableState,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class for autoencoders; not to be used directly."""
 
@@ -304,10 +309,12 @@ class BaseAutoEncoder(
         net = self.net_
         history = net.history
         self.n_iter_ = len(history)
-        self.loss_curve_ = [row["train_loss"] for row in history]
+        # Python floats, as in MLPRegressor: skorch's are numpy scalars, each
+        # a pickled object of its own (an object tree of its own in skops).
+        self.loss_curve_ = [float(row["train_loss"]) for row in history]
         if self.early_stopping:
             self.validation_scores_ = [
-                -row["valid_loss"] for row in history if "valid_loss" in row
+                -float(row["valid_loss"]) for row in history if "valid_loss" in row
             ]
             # The score of the weights kept, which may be those training
             # started from (epoch 0, e.g. PCA's), not in validation_scores_.
