@@ -375,6 +375,11 @@ class AutoEncoderNet(NeuralNet):
         return state
 
 
+def _write_beside_bar(text):
+    """Print ``text`` on stderr, above a progress bar if one is drawn there."""
+    tqdm.write(text, file=sys.stderr)
+
+
 def build_net(
     module,
     criterion,
@@ -400,9 +405,9 @@ def build_net(
     ``n_iter_no_change`` epochs; with it, the same rule watches the loss on a
     held-out ``validation_fraction`` and the best weights are restored.
     """
-    # verbose=1 draws a progress bar, verbose>=2 prints a table per epoch;
-    # tqdm.write prints above a bar instead of through it.
-    sink = noop if not verbose else print if verbose >= 2 else tqdm.write
+    # verbose=1 draws a progress bar on stderr, verbose>=2 prints a table per
+    # epoch on stdout; messages go where the bar or the table goes.
+    sink = noop if not verbose else print if verbose >= 2 else _write_beside_bar
     monitor = "valid_loss" if early_stopping else "train_loss"
     callbacks = [
         ("divergence", DivergenceCheck()),
