@@ -123,7 +123,6 @@ class RelativeEarlyStopping(EarlyStopping):
       ``loss < best * (1 - threshold)`` turns around below 0 (a negative
       log-likelihood can be), where a slightly *worse* loss would count as
       progress. Scaling the threshold by ``|best|`` works on both sides of 0.
-
     - An epoch that beats the start must beat it clearly: at the end, the
       weights kept are compared with the start on chunks of the validation
       rows, and the start comes back unless the kept weights do better by
@@ -146,9 +145,9 @@ class RelativeEarlyStopping(EarlyStopping):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.start_ = None
         if self.monitor != "valid_loss" or X is None:
             return
-        self.start_ = None
         _, dataset_valid = net.get_split_datasets(X, y)
         start = net.mean_loss(dataset_valid)
         if not math.isfinite(start):
@@ -186,10 +185,12 @@ class RelativeEarlyStopping(EarlyStopping):
         kept_weights = copy.deepcopy(net.module_.state_dict())
         net.module_.load_state_dict(weights)
         gain = net.chunk_losses(dataset_valid, self.MAX_CHUNKS) - kept
-        standard_error = gain.std(ddof=1) / math.sqrt(len(gain))
-        if len(gain) > 1 and gain.mean() > self.START_MARGIN * standard_error:
-            net.module_.load_state_dict(kept_weights)
-            return
+        # One validation row cannot tell a gain from chance: keep the start.
+        if len(gain) > 1:
+            standard_error = gain.std(ddof=1) / math.sqrt(len(gain))
+            if gain.mean() > self.START_MARGIN * standard_error:
+                net.module_.load_state_dict(kept_weights)
+                return
         self._sink(
             f"Restoring the start (epoch {epoch}): no epoch beat it clearly "
             "on the validation rows.",
