@@ -54,8 +54,8 @@ def test_module_residual_trains_away_from_pca():
         reconstruction, _ = module(x)
         torch.nn.functional.mse_loss(reconstruction, x).backward()
         optimizer.step()
-    assert module.encoder.rest[-1].weight.abs().sum() > 0
-    assert module.decoder.rest[-1].weight.abs().sum() > 0
+    assert module.encoder.last.weight.abs().sum() > 0
+    assert module.decoder.last.weight.abs().sum() > 0
     # The hidden part of the first layer (after the 2 linear-path rows).
     hidden_grad = module.encoder.first.weight.grad[2:]
     assert hidden_grad.abs().sum() > 0
