@@ -35,6 +35,7 @@ from ._runtime import (
     threads_for,
     torch_threads,
 )
+from ._transaction import FitInterrupted, fit_transaction
 from ._warnings import warn
 
 # Rows per inference batch: bounds the extra memory of transform & co. to a
@@ -139,9 +140,11 @@ class BaseAutoEncoder(
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
             self._check_built_with("fit with warm_start=True continues training it")
-        X = self._validate_input(X, reset=not continuing)
-        X = _training_float32(X, type(self).__name__)
-        return self._train(X, self.max_iter, continuing=continuing, incremental=False)
+        with fit_transaction(self, continuing=continuing):
+            X = self._validate_input(X, reset=not continuing)
+            X = _training_float32(X, type(self).__name__)
+            self._train(X, self.max_iter, continuing=continuing, incremental=False)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -165,9 +168,11 @@ class BaseAutoEncoder(
         continuing = hasattr(self, "net_")
         if continuing:
             self._check_built_with("partial_fit continues training it")
-        X = self._validate_input(X, reset=not continuing)
-        X = _training_float32(X, type(self).__name__)
-        return self._train(X, 1, continuing=continuing, incremental=True)
+        with fit_transaction(self, continuing=continuing):
+            X = self._validate_input(X, reset=not continuing)
+            X = _training_float32(X, type(self).__name__)
+            self._train(X, 1, continuing=continuing, incremental=True)
+        return self
 
     def _train(self, X, epochs, *, continuing, incremental):
         X = np.asarray(X, dtype=np.float32)
@@ -300,13 +305,14 @@ class BaseAutoEncoder(
 
         name = type(self).__name__
         if net.interrupted_:
-            warn(
-                f"{name}.fit was interrupted at epoch {self.n_iter_}; the "
-                "estimator keeps the weights trained so far. Call partial_fit, "
-                "or fit with warm_start=True, to continue training.",
-                UserWarning,
+            # After the fitted state above: the completed epochs are kept.
+            raise FitInterrupted(
+                f"{name}.{'partial_fit' if incremental else 'fit'} was "
+                f"interrupted; the estimator is fitted with the weights of its "
+                f"last completed epoch ({self.n_iter_} in all). Call partial_fit, "
+                "or fit with warm_start=True, to continue training."
             )
-        elif not incremental and not net.stopped_early():
+        if not incremental and not net.stopped_early():
             warn(
                 f"{name} reached max_iter={self.max_iter} epochs while the loss "
                 f"was still improving by more than tol={self.tol} (relative) "
