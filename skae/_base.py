@@ -262,7 +262,7 @@ class BaseAutoEncoder(
         if built is None:
             return
         for name, value in self._architecture_params().items():
-            if name in built and not _same_value(value, built[name]):
+            if name in built and not same_value(value, built[name]):
                 raise ValueError(
                     f"{type(self).__name__}'s {name} was changed from "
                     f"{built[name]!r} to {value!r} after the network was built, "
@@ -512,7 +512,7 @@ def _as_float32(X, what):
     return X32
 
 
-def _same_value(a, b):
+def same_value(a, b):
     """Parameter equality that also holds for arrays (an ``image_shape``)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
