@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._constraints import Count, is_bool
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
@@ -69,30 +70,30 @@ class BaseAutoEncoder(
     """Base class for autoencoders; not to be used directly."""
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Count(1)],
         "hidden_layer_sizes": [
             "array-like",
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Count(1)],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "device": [str, torch.device],
         "n_threads": [
             StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
             None,
         ],
         "verbose": ["verbose"],
@@ -262,7 +263,7 @@ class BaseAutoEncoder(
         if built is None:
             return
         for name, value in self._architecture_params().items():
-            if name in built and not same_value(value, built[name]):
+            if name in built and not same_param(name, value, built[name]):
                 raise ValueError(
                     f"{type(self).__name__}'s {name} was changed from "
                     f"{built[name]!r} to {value!r} after the network was built, "
@@ -461,6 +462,13 @@ class BaseAutoEncoder(
             "Encode categorical columns first, e.g. with OneHotEncoder in a "
             "ColumnTransformer."
         )
+        odd = _non_numeric_columns(X)
+        if odd:
+            raise ValueError(
+                f"{type(self).__name__} needs numeric input, but X has "
+                f"non-numeric columns: {', '.join(odd)}. {hint} Turn dates "
+                "and durations into numbers first, or drop these columns."
+            )
         try:
             return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         except ValueError as exc:
@@ -483,6 +491,25 @@ class BaseAutoEncoder(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _non_numeric_columns(X):
+    """``"name (dtype)"`` for each column of a DataFrame numpy cannot make floats of.
+
+    Categorical columns of text and datetime or timedelta columns otherwise
+    fail inside pandas or numpy with a message about dtype promotion. A
+    categorical column of numbers converts to its values, and is kept.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return []
+    odd = []
+    for column, dtype in dtypes.items():
+        categories = getattr(dtype, "categories", None)
+        kind = getattr(getattr(categories, "dtype", dtype), "kind", "O")
+        if kind in "mM" or (categories is not None and kind not in "biuf"):
+            odd.append(f"{column!r} ({dtype})")
+    return odd
 
 
 def _training_float32(X, name):
@@ -513,13 +540,39 @@ def _as_float32(X, what):
 
 
 def same_value(a, b):
-    """Parameter equality that also holds for arrays (an ``image_shape``)."""
+    """Parameter equality that also holds for arrays (an ``image_shape``), and
+    for a list and a tuple of the same widths."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(map(same_value, a, b))
     try:
         return bool(a == b)
     except (TypeError, ValueError):
         return a is b
+
+
+def same_param(name, value, built):
+    """Whether parameter ``name`` still describes a network built with ``built``.
+
+    A device is the same when it resolves to the same one: ``"auto"`` and
+    the device it picked, ``"cuda"`` and ``"cuda:0"`` (the current one).
+    """
+    if same_value(value, built):
+        return True
+    if name != "device":
+        return False
+    try:
+        return _device_key(resolve_device(value)) == _device_key(resolve_device(built))
+    except ValueError:
+        return False
+
+
+def _device_key(device):
+    index = device.index
+    if index is None and device.type == "cuda":
+        index = torch.cuda.current_device()
+    return device.type, index or 0
 
 
 def positive_ints(value, name, allow_empty=True):
@@ -531,7 +584,7 @@ def positive_ints(value, name, allow_empty=True):
     """
     values = (value,) if isinstance(value, Integral) else tuple(value)
     if (not values and not allow_empty) or not all(
-        isinstance(v, Integral) and v >= 1 for v in values
+        isinstance(v, Integral) and not is_bool(v) and v >= 1 for v in values
     ):
         kind = "a non-empty" if not allow_empty else "a"
         raise InvalidParameterError(

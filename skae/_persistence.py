@@ -51,7 +51,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from ._base import BaseAutoEncoder, same_value
+from ._base import BaseAutoEncoder, same_param
 from ._persistence_checks import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -250,7 +250,7 @@ def load(path, device=None):
     check_attributes(estimator, attributes, fitted, path)
     vars(estimator).update(attributes)
     for name, value in attributes.get("_built_with", {}).items():
-        if name in params and not same_value(params[name], value):
+        if name in params and not same_param(name, params[name], value):
             raise invalid(
                 path,
                 f"params.{name}",

@@ -1,6 +1,6 @@
 """Sparse autoencoder: non-negative codes in which only a few units fire."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._autoencoder import AutoEncoder
+from ._constraints import Count
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
 from ._modules import Standardize, TopK
@@ -139,7 +140,7 @@ class SparseAutoEncoder(AutoEncoder):
     _parameter_constraints = {
         **AutoEncoder._parameter_constraints,
         "sparsity": [StrOptions({"topk", "l1"})],
-        "n_active": [Interval(Integral, 1, None, closed="left")],
+        "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],
     }
 
