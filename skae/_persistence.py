@@ -228,7 +228,7 @@ def load(path, device=None):
     with open(path, "rb"):
         pass
     header = read_header(path)
-    cls = _estimator_class(header.get("class"))
+    cls = _estimator_class(header.get("class"), path)
     params = _decoded(header, "params", path)
     try:
         estimator = cls(**params)
@@ -238,6 +238,10 @@ def load(path, device=None):
             f"not take ({exc}); it was probably written by another version "
             "of skae."
         ) from exc
+    missing = sorted(set(cls._get_param_names()) - set(params))
+    if missing:
+        # A default in its place could describe another network.
+        raise invalid(path, f"params.{missing[0]}", "is missing; the file was edited.")
     check_params(estimator, path)
     attributes = _decoded(header, "attributes", path)
     for key in attributes:
@@ -249,7 +253,15 @@ def load(path, device=None):
     fitted = entry(header, "fitted", bool, path)
     check_attributes(estimator, attributes, fitted, path)
     vars(estimator).update(attributes)
-    for name, value in attributes.get("_built_with", {}).items():
+    built = attributes.get("_built_with", {})
+    if fitted and built.keys() != estimator._architecture_params().keys():
+        raise invalid(
+            path,
+            "attributes._built_with",
+            "must list every parameter the network was built with; the file "
+            "was edited.",
+        )
+    for name, value in built.items():
         if name in params and not same_param(name, params[name], value):
             raise invalid(
                 path,
@@ -296,21 +308,24 @@ def _public_name(cls):
     return None
 
 
-def _estimator_class(name):
+def _estimator_class(name, path):
     import skae
 
-    cls = getattr(skae, name, None) if isinstance(name, str) else None
-    if (
-        name not in skae.__all__
-        or not isinstance(cls, type)
-        or not issubclass(cls, BaseAutoEncoder)
-    ):
-        raise ValueError(
-            f"The file names the class {name!r}, which is not an estimator "
-            f"exported by skae ({', '.join(skae.__all__)}); refusing to load "
-            "it. skae.load only rebuilds skae's own estimators."
+    estimators = [
+        n
+        for n in skae.__all__
+        if isinstance(getattr(skae, n), type)
+        and issubclass(getattr(skae, n), BaseAutoEncoder)
+    ]
+    if not isinstance(name, str) or name not in estimators:
+        raise invalid(
+            path,
+            "class",
+            f"is {name!r:.80}, which is not an estimator exported by skae "
+            f"({', '.join(estimators)}); refusing to load it. skae.load only "
+            "rebuilds skae's own estimators.",
         )
-    return cls
+    return getattr(skae, name)
 
 
 def _versions():

@@ -105,8 +105,9 @@ def _decode_array(value, where):
     ):
         raise ValueError(f"{where} has an invalid array shape {shape!r}.")
     try:
-        array = np.array(data, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as exc:
+        with np.errstate(all="raise"):
+            array = np.array(data, dtype=dtype)
+    except (TypeError, ValueError, OverflowError, FloatingPointError) as exc:
         raise ValueError(
             f"{where} holds an array that numpy cannot read ({exc})."
         ) from exc
