@@ -137,6 +137,14 @@ class BaseAutoEncoder(
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C during training, once the epochs completed so far are
+            kept: the estimator is then fitted with them. A call that raises
+            anything else, or is interrupted before an epoch completes,
+            leaves the estimator exactly as it was.
         """
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
@@ -165,6 +173,12 @@ class BaseAutoEncoder(
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, as in :meth:`fit`; interrupted within its one epoch,
+            ``partial_fit`` leaves the estimator as it was.
         """
         continuing = hasattr(self, "net_")
         if continuing:

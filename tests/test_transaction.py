@@ -145,3 +145,18 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(cls):
     with pytest.raises(ValueError, match="diverged.*left as it was"):
         estimator.fit(data(cls) * 1e20)
     assert vars(estimator).keys() == make(cls).__dict__.keys()
+
+
+@parametrize_estimators
+def test_after_a_failed_refit_the_old_network_refuses_the_new_parameters(cls, tmp_path):
+    # The failed refit must not record n_components + 1 as what the kept
+    # network was built with: partial_fit and save would then accept it.
+    X = data(cls)
+    estimator = make(cls).fit(X)
+    with pytest.raises(ValueError, match="diverged"):
+        _diverging_refit(estimator, X)
+    estimator.set_params(learning_rate_init=make(cls).learning_rate_init)
+    with pytest.raises(ValueError, match="n_components was changed"):
+        estimator.partial_fit(X)
+    with pytest.raises(ValueError, match="n_components was changed"):
+        skae.save(estimator, tmp_path / "model.safetensors")
