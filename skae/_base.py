@@ -225,6 +225,16 @@ class BaseAutoEncoder(
 
         self.net_ = net
         self._set_fitted_attributes(X, incremental)
+        if net.interrupted_:
+            # Raised once every fitted attribute (a variant's too) describes
+            # the completed epochs, which fit_transaction then keeps.
+            raise FitInterrupted(
+                f"{type(self).__name__}."
+                f"{'partial_fit' if incremental else 'fit'} was interrupted; the "
+                "estimator is fitted with the weights of its last completed "
+                f"epoch ({self.n_iter_} in all). Call partial_fit, or fit with "
+                "warm_start=True, to continue training."
+            )
         return self
 
     def _initialize_net(self, n_features, batch_size):
@@ -319,15 +329,7 @@ class BaseAutoEncoder(
         self.reconstruction_error_ = self._reconstruction_error(X)
 
         name = type(self).__name__
-        if net.interrupted_:
-            # After the fitted state above: the completed epochs are kept.
-            raise FitInterrupted(
-                f"{name}.{'partial_fit' if incremental else 'fit'} was "
-                f"interrupted; the estimator is fitted with the weights of its "
-                f"last completed epoch ({self.n_iter_} in all). Call partial_fit, "
-                "or fit with warm_start=True, to continue training."
-            )
-        if not incremental and not net.stopped_early():
+        if not incremental and not net.interrupted_ and not net.stopped_early():
             warn(
                 f"{name} reached max_iter={self.max_iter} epochs while the loss "
                 f"was still improving by more than tol={self.tol} (relative) "

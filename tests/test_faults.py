@@ -85,6 +85,18 @@ def test_interrupt_keeps_weights_trained_so_far_and_propagates(cls, interrupt_at
     assert np.isfinite(estimator.score_samples(X)).all()
 
 
+def test_interrupted_vae_describes_its_kept_epochs(interrupt_at):
+    # Variant attributes set after the base's (noise_variance_) are there too.
+    cls = skae.VariationalAutoEncoder
+    X = data(cls)
+    estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
+    interrupt_at(10)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(X)
+    variance = torch.exp(estimator.net_.module_.noise_logvar()).detach().numpy()
+    assert_array_equal(estimator.noise_variance_, np.broadcast_to(variance, 5))
+
+
 def test_interrupt_stops_a_loop_of_fits(interrupt_at):
     cls = skae.AutoEncoder
     X = data(cls)
