@@ -106,6 +106,14 @@ class BaseAutoEncoder(
     def _build_module(self, n_features):
         """Return the untrained torch module for ``n_features`` inputs."""
 
+    def _initialize_from_data(self, module, X):
+        """Set starting weights that depend on the data (a PCA start).
+
+        Called on a cold start, after the random weights are drawn, with all
+        of ``X``: the validation part too, so that a model that keeps its
+        start is exactly what a non-neural estimator fitted on ``X`` gives.
+        """
+
     def _build_criterion(self):
         """Return the training loss, called as ``criterion(module(x), x)``."""
         return ReconstructionLoss()
@@ -197,10 +205,10 @@ class BaseAutoEncoder(
         if self.early_stopping and not incremental and n_valid >= n_samples:
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction="
-                f"{self.validation_fraction:g} of the samples, {n_valid} of "
-                f"{n_samples}, which leaves none to train on (it needs at least "
-                "2 samples). Use more samples, a smaller validation_fraction, "
-                "or early_stopping=False."
+                f"{self.validation_fraction:g} of the n_samples={n_samples} "
+                f"samples ({n_valid}), which leaves none to train on (it needs "
+                "at least 2 samples). Use more samples, a smaller "
+                "validation_fraction, or early_stopping=False."
             )
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_samples)
@@ -216,6 +224,7 @@ class BaseAutoEncoder(
         else:
             self._built_with = self._architecture_params()
             net = self._initialize_net(X.shape[1], batch_size)
+            self._initialize_from_data(net.module_, X)
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
         with torch_threads(threads_for(self.n_threads, batch_size * n_weights)):
@@ -321,7 +330,10 @@ class BaseAutoEncoder(
             self.validation_scores_ = [
                 -row["valid_loss"] for row in history if "valid_loss" in row
             ]
-            self.best_validation_score_ = max(self.validation_scores_, default=None)
+            # The score of the weights kept, which may be those training
+            # started from (epoch 0, e.g. PCA's), not in validation_scores_.
+            best = dict(net.callbacks_)["stopping"].best_valid_loss_
+            self.best_validation_score_ = None if best is None else -best
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None

@@ -14,7 +14,7 @@ from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
 from ._warnings import warn
 
 
-@inherit_docs(AutoEncoder, exclude=("hidden_layer_sizes", "dropout"))
+@inherit_docs(AutoEncoder, exclude=("init", "hidden_layer_sizes", "dropout"))
 class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
     """Convolutional autoencoder for images, optionally trained to denoise.
 
@@ -79,6 +79,16 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        loss stops improving and restore the best weights (the weights
+        training starts from count as epoch 0). Without it, training stops
+        when the training loss stops improving.
+
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
 
     {inherit Parameters}
 

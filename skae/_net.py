@@ -20,7 +20,7 @@ from skorch.callbacks import (
     PrintLog,
 )
 from skorch.dataset import ValidSplit
-from skorch.utils import noop
+from skorch.utils import TeeGenerator, noop
 from torch.utils.data import Subset
 
 from ._runtime import as_tensor, fused_adam_supported
@@ -103,18 +103,51 @@ def _clone_state(state_dict):
 
 
 class RelativeEarlyStopping(EarlyStopping):
-    """skorch's EarlyStopping, with a relative ``threshold`` valid for negative losses.
+    """skorch's EarlyStopping, counting the starting weights as epoch 0.
 
-    skorch's rule ``loss < best * (1 - threshold)`` turns around below 0 (a
-    negative log-likelihood can be): a slightly *worse* loss then counts as
-    progress. Scaling the threshold by ``|best|`` works on both sides of 0.
+    - On the validation loss, the weights a call starts from (a PCA start, or
+      the fitted ones in a warm start) are scored first and kept as the best
+      so far: with ``load_best``, training can only end with a validation
+      loss at or below where it started. (The training loss is not scored
+      so: an epoch's training loss is measured while the weights move, with
+      dropout and input noise on, and is not comparable.)
+    - The relative ``threshold`` is valid for negative losses: skorch's rule
+      ``loss < best * (1 - threshold)`` turns around below 0 (a negative
+      log-likelihood can be), where a slightly *worse* loss would count as
+      progress. Scaling the threshold by ``|best|`` works on both sides of 0.
+
+    ``best_valid_loss_`` is the validation loss of the best weights, None
+    before any validation.
     """
 
+    best_valid_loss_ = None
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if self.monitor != "valid_loss" or X is None:
+            return
+        _, dataset_valid = net.get_split_datasets(X, y)
+        start = net.mean_loss(dataset_valid)
+        if not math.isfinite(start):
+            return
+        self.dynamic_threshold_ = self._calc_new_threshold(start)
+        self.best_epoch_ = len(net.history)
+        if self.load_best:
+            self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
+
     def _calc_new_threshold(self, score):
+        if self.monitor == "valid_loss":
+            self.best_valid_loss_ = score
         if self.threshold_mode != "rel":
             return super()._calc_new_threshold(score)
         change = self.threshold * abs(score)
         return score - change if self.lower_is_better else score + change
+
+    def on_train_end(self, net, **kwargs):
+        # skorch compares best_epoch_ with the last row's epoch, which fails
+        # when a call that restores its start has no row of its own yet.
+        if net.history:
+            super().on_train_end(net, **kwargs)
 
 
 class TrimBatchHistory(Callback):
@@ -161,6 +194,45 @@ class AutoEncoderNet(NeuralNet):
         if set_epoch is not None:
             set_epoch(len(self.history))
 
+    def notify(self, method_name, **cb_kwargs):
+        # skorch calls every callback's hook three times per batch, nearly
+        # all of them Callback's no-ops; for small models that is a
+        # measurable share of a step. Only the callbacks that define the
+        # hook are called (the net's own hooks always are).
+        getattr(self, method_name)(self, **cb_kwargs)
+        for callback in self._listeners(method_name):
+            getattr(callback, method_name)(self, **cb_kwargs)
+
+    def _listeners(self, method_name):
+        cache = self.__dict__.get("_listener_cache")
+        if cache is None or cache[0] is not self.callbacks_:
+            cache = self.__dict__["_listener_cache"] = (self.callbacks_, {})
+        listeners = cache[1].get(method_name)
+        if listeners is None:
+            no_op = getattr(Callback, method_name)
+            listeners = cache[1][method_name] = [
+                callback
+                for _, callback in self.callbacks_
+                if getattr(type(callback), method_name, no_op) is not no_op
+            ]
+        return listeners
+
+    def train_step(self, batch, **fit_params):
+        # skorch's default wraps the step in a closure (for optimizers such as
+        # LBFGS that re-evaluate the loss), gathers the steps and announces the
+        # gradients even when nothing listens. Adam needs none of it.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        if self._listeners("on_grad_computed"):
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
+            )
+        self._step_optimizer(None)
+        return step
+
     def _set_training(self, training=True):
         # skorch switches every module's mode at every step; Module.train()
         # walks all submodules, a measurable share of a small model's step.
@@ -178,6 +250,17 @@ class AutoEncoderNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(y_pred, X)
+
+    @torch.no_grad()
+    def mean_loss(self, dataset):
+        """The loss over ``dataset`` as skorch's ``valid_loss`` computes it:
+        in evaluation mode, batch losses weighted by batch size."""
+        total, n_samples = 0.0, 0
+        for x, _ in self.get_iterator(dataset, training=False):
+            loss = self.validation_step((x, None))["loss"]
+            total += loss.item() * len(x)
+            n_samples += len(x)
+        return total / n_samples
 
     def train_epochs(self, X, epochs, validate=True):
         """Train for ``epochs`` more epochs, holding out data only if ``validate``.
@@ -245,6 +328,7 @@ class AutoEncoderNet(NeuralNet):
         # Unpickle on the CPU: a model trained on a GPU must load on machines
         # without one, silently. Callers move it to a device explicitly.
         state = super().__getstate__()
+        state.pop("_listener_cache", None)
         state["device"] = "cpu"
         return state
 

@@ -8,14 +8,15 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._autoencoder import AutoEncoder
+from ._base import BaseAutoEncoder
 from ._constraints import Count
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
-from ._modules import Standardize, TopK
+from ._modules import Standardize, TopK, dense_autoencoder
 
 
-@inherit_docs(AutoEncoder)
-class SparseAutoEncoder(AutoEncoder):
+@inherit_docs(AutoEncoder, exclude=("init",))
+class SparseAutoEncoder(BaseAutoEncoder):
     """Autoencoder whose non-negative code has few active units per sample.
 
     Each code unit can be read as a "part" of the data: the decoder adds
@@ -79,6 +80,16 @@ class SparseAutoEncoder(AutoEncoder):
     learning_rate_init : float, default=3e-3
         Adam's learning rate.
 
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        loss stops improving and restore the best weights (the weights
+        training starts from count as epoch 0). Without it, training stops
+        when the training loss stops improving.
+
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
+
     {inherit Parameters}
 
     Attributes
@@ -138,7 +149,7 @@ class SparseAutoEncoder(AutoEncoder):
     """
 
     _parameter_constraints = {
-        **AutoEncoder._parameter_constraints,
+        **BaseAutoEncoder._parameter_constraints,
         "sparsity": [StrOptions({"topk", "l1"})],
         "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],
@@ -169,32 +180,38 @@ class SparseAutoEncoder(AutoEncoder):
         verbose=0,
         warm_start=False,
     ):
-        super().__init__(
-            n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            tol=tol,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            shuffle=shuffle,
-            random_state=random_state,
-            device=device,
-            n_threads=n_threads,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
         self.sparsity = sparsity
         self.n_active = n_active
         self.alpha_code = alpha_code
 
     def _build_module(self, n_features):
-        module = super()._build_module(n_features)
+        # No PCA start here: the code goes through a top-k selection or a
+        # ReLU, which a linear path could not pass through unchanged.
+        module = dense_autoencoder(
+            n_features,
+            self.n_components,
+            self._hidden_sizes(),
+            activation=self.activation,
+            dropout=self.dropout,
+        )
         if self.sparsity == "topk":
             module.encoder.extend([Standardize(self.n_components), TopK(self.n_active)])
         else:

@@ -29,7 +29,7 @@ _LOG_2PI = math.log(2 * math.pi)
 MIN_NOISE_VARIANCE = 1e-30
 
 
-@inherit_docs(AutoEncoder)
+@inherit_docs(AutoEncoder, exclude=("init",))
 class VariationalAutoEncoder(BaseAutoEncoder):
     """Variational autoencoder (VAE): codes, likelihood scores and new samples.
 
@@ -119,6 +119,19 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         latent space; the decoder uses the same widths in reverse. ``()``
         gives a linear encoder and decoder (a linear Gaussian VAE is
         probabilistic PCA when trained to convergence).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        loss stops improving and restore the best weights (the weights
+        training starts from count as epoch 0). Without it, training stops
+        when the training loss stops improving.
+
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss below which an epoch does
+        not count as progress.
 
     {inherit Parameters}
 

@@ -47,14 +47,15 @@ parametrize_estimators = pytest.mark.parametrize(
 
 
 def make(cls, **params):
-    """A small instance of ``cls``: its SETTINGS, 3 epochs, seed 0, ``params``."""
+    """A small instance of ``cls``: its SETTINGS, 3 epochs, seed 0, no
+    validation split (which a 1-row input could not afford), ``params``."""
     if cls.__name__ not in SETTINGS:
         pytest.fail(
             f"{cls.__name__} is exported by skae but has no entry in SETTINGS "
             "in tests/estimator_settings.py; add small constructor settings "
             "for it so that the shared tests cover it."
         )
-    defaults = {"max_iter": 3, "random_state": 0}
+    defaults = {"max_iter": 3, "random_state": 0, "early_stopping": False}
     return cls(**{**defaults, **SETTINGS[cls.__name__], **params})
 
 

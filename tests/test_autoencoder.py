@@ -91,7 +91,10 @@ def test_score_is_negative_mean_squared_error(digits):
 
 def test_loss_decreases_and_attributes_are_set(digits):
     X, _ = digits
-    ae = small(max_iter=20, n_iter_no_change=20).fit(X)
+    # From random weights; the PCA start is tested in test_modules_residual.py.
+    ae = small(
+        init="random", early_stopping=False, max_iter=20, n_iter_no_change=20
+    ).fit(X)
     assert ae.n_iter_ == 20
     assert len(ae.loss_curve_) == 20
     assert ae.loss_curve_[-1] < 0.5 * ae.loss_curve_[0]
@@ -117,7 +120,9 @@ def test_early_stopping_holds_out_data_and_restores_best(digits):
     ae.fit(X)
     assert ae.n_iter_ < 60
     assert len(ae.validation_scores_) == ae.n_iter_
-    assert ae.best_validation_score_ == max(ae.validation_scores_)
+    # The kept weights are those of the last epoch that improved by tol
+    # (or the start): no later epoch beat them by that much.
+    assert max(ae.validation_scores_) <= ae.best_validation_score_ * (1 - 0.05)
     assert all(score < 0 for score in ae.validation_scores_)
 
 
@@ -170,7 +175,7 @@ def test_warm_start_refuses_a_changed_network(digits, params, how):
 
 def test_warm_start_applies_changed_training_settings(digits):
     X, _ = digits
-    ae = small(max_iter=3).fit(X)
+    ae = small(max_iter=3, early_stopping=False).fit(X)
     adam_state = len(ae.net_.optimizer_.state)
     ae.set_params(
         warm_start=True, learning_rate_init=0.01, tol=10.0, n_iter_no_change=1
@@ -221,7 +226,7 @@ def test_alpha_shrinks_the_weights(digits):
     X, _ = digits
 
     def weight_norm(alpha):
-        ae = small(alpha=alpha, max_iter=10, n_iter_no_change=10).fit(X)
+        ae = small(init="random", alpha=alpha, max_iter=10, n_iter_no_change=10).fit(X)
         return sum(
             float(p.detach().pow(2).sum())
             for name, p in ae.net_.module_.named_parameters()
@@ -234,7 +239,7 @@ def test_alpha_shrinks_the_weights(digits):
 @pytest.mark.parametrize("hidden", [(), 16, (16, 8)])
 def test_hidden_layer_sizes_shapes(digits, hidden):
     X, _ = digits
-    ae = small(hidden_layer_sizes=hidden, max_iter=2).fit(X)
+    ae = small(init="random", hidden_layer_sizes=hidden, max_iter=2).fit(X)
     linears = [
         m for m in ae.net_.module_.encoder.modules() if isinstance(m, torch.nn.Linear)
     ]
@@ -414,7 +419,7 @@ def test_fewer_samples_than_batch_size(digits):
     ae = small(batch_size=500).fit(X[:3])
     assert ae.net_.batch_size == 3
     assert np.isfinite(ae.transform(X[:3])).all()
-    single = small(max_iter=2).fit(X[:1])
+    single = small(max_iter=2, early_stopping=False).fit(X[:1])
     assert single.transform(X[:1]).shape == (1, 4)
 
 
@@ -427,7 +432,9 @@ def test_early_stopping_needs_two_samples(digits):
 def test_early_stopping_split_that_leaves_nothing_to_train_on(digits):
     X, _ = digits
     ae = small(early_stopping=True, validation_fraction=0.9)
-    with pytest.raises(ValueError, match=r"validation_fraction=0.9 .* 5 of 5"):
+    with pytest.raises(
+        ValueError, match=r"validation_fraction=0.9 of the n_samples=5 samples \(5\)"
+    ):
         ae.fit(X[:5])
     ae.set_params(validation_fraction=0.5).fit(X[:2])
     assert len(ae.validation_scores_) == ae.n_iter_

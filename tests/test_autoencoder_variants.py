@@ -264,7 +264,9 @@ def test_shared_parameters_and_their_docs_match_autoencoder(cls):
     undocumented_drift = {
         name: (params[name], base[name])
         for name in base
-        if params[name] != base[name] and docs[name] == base_docs[name]
+        if name in params
+        and params[name] != base[name]
+        and docs[name] == base_docs[name]
     }
     assert undocumented_drift == {}
     documented = list(docs)

@@ -47,8 +47,16 @@ def exact(**params):
     at most ``max_iter - 1`` epochs without it.
     """
     epochs = params.pop("max_iter", 3)
+    # A PCA start is fitted on what the first call sees: all rows for fit,
+    # the first chunk for partial_fit. Only random weights start alike.
     return small(
-        max_iter=epochs, n_iter_no_change=epochs, shuffle=False, tol=0.0, **params
+        init="random",
+        early_stopping=False,
+        max_iter=epochs,
+        n_iter_no_change=epochs,
+        shuffle=False,
+        tol=0.0,
+        **params,
     )
 
 
