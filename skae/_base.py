@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._constraints import Count, is_bool
+from ._constraints import Count, is_bool, same_param
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
@@ -565,42 +565,6 @@ def _as_float32(X, what):
             "MinMaxScaler in a Pipeline)."
         )
     return X32
-
-
-def same_value(a, b):
-    """Parameter equality that also holds for arrays (an ``image_shape``), and
-    for a list and a tuple of the same widths."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(map(same_value, a, b))
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return a is b
-
-
-def same_param(name, value, built):
-    """Whether parameter ``name`` still describes a network built with ``built``.
-
-    A device is the same when it resolves to the same one: ``"auto"`` and
-    the device it picked, ``"cuda"`` and ``"cuda:0"`` (the current one).
-    """
-    if same_value(value, built):
-        return True
-    if name != "device":
-        return False
-    try:
-        return _device_key(resolve_device(value)) == _device_key(resolve_device(built))
-    except ValueError:
-        return False
-
-
-def _device_key(device):
-    index = device.index
-    if index is None and device.type == "cuda":
-        index = torch.cuda.current_device()
-    return device.type, index or 0
 
 
 def positive_ints(value, name, allow_empty=True):

@@ -51,7 +51,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from ._base import BaseAutoEncoder, same_param
+from ._base import BaseAutoEncoder
+from ._constraints import same_param
 from ._persistence_checks import (
     FORMAT_NAME,
     FORMAT_VERSION,

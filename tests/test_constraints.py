@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 from estimator_settings import make, n_features
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
+from skae._constraints import same_param
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -70,3 +72,25 @@ def test_tiny_fixed_noise_variance_is_refused_by_name():
     ):
         vae.fit(X)
     make(skae.VariationalAutoEncoder, noise_variance=1e-30).fit(X)
+
+
+@pytest.mark.parametrize(
+    "name, value, built, same",
+    [
+        ("hidden_layer_sizes", [8], (8,), True),
+        ("hidden_layer_sizes", (8, 4), [8, 4], True),
+        ("hidden_layer_sizes", [8], (8, 8), False),
+        ("image_shape", np.array([8, 8]), (8, 8), True),
+        ("device", "cpu", "cpu", True),
+        ("device", "cpu", "meta", False),
+        ("n_components", 2, 3, False),
+    ],
+)
+def test_same_param(name, value, built, same):
+    assert same_param(name, value, built) is same
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="'auto' resolves to the GPU")
+def test_auto_is_the_cpu_it_resolved_to():
+    assert same_param("device", "auto", "cpu")
+    assert same_param("device", torch.device("cpu"), "auto")
