@@ -92,3 +92,14 @@ def test_meta_device_is_refused_with_a_remedy(device):
     estimator = make(skae.AutoEncoder, device=device)
     with pytest.raises(ValueError, match="device='meta' holds.*no data.*'cpu'"):
         estimator.fit(np.random.default_rng(0).random((30, 4)))
+
+
+@parametrize_estimators
+def test_cpu_inference_is_batch_independent_to_float64_rounding(cls):
+    # As docs/user_guide/reproducibility.rst says: not bit-exact, since matrix
+    # products of different batch sizes round differently in the last bit.
+    X = np.random.default_rng(0).random((50, 16))
+    estimator = make(cls).fit(X)
+    codes = estimator.transform(X)
+    alone = np.vstack([estimator.transform(X[i : i + 1]) for i in range(0, 50, 7)])
+    np.testing.assert_allclose(alone, codes[::7], rtol=1e-12, atol=1e-14)
