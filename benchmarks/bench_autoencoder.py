@@ -118,6 +118,7 @@ def fit_times(repeats):
         "MLPRegressor (float32)": lambda: mlp_fit(X),
     }
     times = {name: [] for name in contenders}
+    warnings.simplefilter("ignore", ConvergenceWarning)  # 100 epochs on purpose
     # Round-robin, so that a change in machine load hits every contender.
     for _ in range(repeats):
         for name, fn in contenders.items():

@@ -1,8 +1,10 @@
 """Peak memory of inference on 1,000,000 x 64 float32 rows vs the output size.
 
-``transform``, ``inverse_transform``, ``score_samples`` and the VAE's
-``sample`` run the network on ``skae._base.INFERENCE_BATCH_SIZE`` rows at a
-time and write into a preallocated output, so the memory they need beyond
+``transform``, ``inverse_transform``, ``score_samples``, the VAE's
+``sample`` (which also draws its codes a batch at a time) and the VAE's
+``score_samples`` (the ELBO) run the network on
+``skae._base.INFERENCE_BATCH_SIZE`` rows at a time and write into a
+preallocated output, so the memory they need beyond
 their output should stay at a few batches' worth whatever the number of
 rows. Each measurement runs in a fresh process: fit a small model, build the
 input, warm up on a few rows, reset the kernel's peak-RSS counter
@@ -82,7 +84,7 @@ def child(op, n_rows, n_features, unbatched):
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
     train = rng.random((2000, n_features), dtype=np.float32)
-    if op == "sample":
+    if op in ("sample", "vae_score_samples"):
         model = skae.VariationalAutoEncoder(n_components=8, max_iter=2, random_state=0)
     else:
         model = skae.AutoEncoder(n_components=8, max_iter=2, random_state=0)
@@ -94,6 +96,9 @@ def child(op, n_rows, n_features, unbatched):
     elif op == "sample":
         X = None
         call = lambda _: model.sample(n_rows, random_state=0)  # noqa: E731
+    elif op == "vae_score_samples":
+        X = rng.random((n_rows, n_features), dtype=np.float32)
+        call = model.score_samples
     else:
         X = rng.random((n_rows, n_features), dtype=np.float32)
         call = getattr(model, op)
@@ -167,9 +172,11 @@ def main():
         ("AutoEncoder.inverse_transform", "inverse_transform", False),
         ("AutoEncoder.score_samples", "score_samples", False),
         ("VariationalAutoEncoder.sample", "sample", False),
+        ("VariationalAutoEncoder.score_samples", "vae_score_samples", False),
     ]
     if not args.no_unbatched:
         runs.append(("AutoEncoder.transform, unbatched", "transform", True))
+        runs.append(("VariationalAutoEncoder.sample, unbatched", "sample", True))
 
     print(
         f"{args.rows:,} rows x {args.features} float32 features "
@@ -177,7 +184,7 @@ def main():
         "hidden_layer_sizes=(128,)), VAE of the same size"
     )
     header = (
-        f"{'call':36} {'batch':>9} {'output MB':>10} {'peak RSS growth MB':>19} "
+        f"{'call':40} {'batch':>9} {'output MB':>10} {'peak RSS growth MB':>19} "
         f"{'growth - output MB':>19} {'time s':>7}"
     )
     print(header)
@@ -185,7 +192,7 @@ def main():
     for label, op, unbatched in runs:
         r = measure(op, args.rows, args.features, unbatched)
         print(
-            f"{label:36} {r['batch']:>9,} {r['output'] / MB:>10.1f} "
+            f"{label:40} {r['batch']:>9,} {r['output'] / MB:>10.1f} "
             f"{r['growth'] / MB:>19.1f} {(r['growth'] - r['output']) / MB:>19.1f} "
             f"{r['seconds']:>7.2f}"
         )

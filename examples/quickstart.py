@@ -4,11 +4,8 @@ features for a classifier.
 Run with ``python examples/quickstart.py``; takes about 20 seconds on 2 cores.
 """
 
-import warnings
-
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import train_test_split
@@ -16,8 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skae import AutoEncoder
-
-warnings.simplefilter("ignore", ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(

@@ -5,10 +5,12 @@ from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
+from ._to_onnx import to_onnx
 from ._variational import VariationalAutoEncoder
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
 __all__ += ["load", "save"]
 __all__ += ["VariationalAutoEncoder"]
 __all__ += ["ConvAutoEncoder"]
+__all__ += ["to_onnx"]
 __version__ = "0.1.0"

@@ -108,7 +108,11 @@ class AutoEncoder(BaseAutoEncoder):
         setting is restored afterwards.
 
     verbose : int, default=0
-        Print a table of losses per epoch when positive.
+        0 is silent. 1 draws a progress bar over the epochs, with the last
+        training (and validation) loss, when stderr is a terminal; set the
+        environment variable ``SKAE_PROGRESS_BAR`` to ``1`` to draw it
+        anyway (a log file, a notebook) or to ``0`` never to. 2 or more
+        prints a table of losses per epoch instead.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights instead

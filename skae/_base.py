@@ -29,6 +29,7 @@ from ._constraints import Count, is_bool, same_param
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
+from ._persistence_state import PortableState
 from ._runtime import (
     as_tensor,
     make_generator,
@@ -38,6 +39,9 @@ from ._runtime import (
 )
 from ._transaction import FitInterrupted, fit_transaction
 from ._warnings import warn
+
+#: Root of the built documentation, for the links of the HTML repr.
+DOCS_URL = "https://skae.readthedocs.io/en/latest/"
 
 # Rows per inference batch: bounds the extra memory of transform & co. to a
 # few MB per layer whatever the number of rows.
@@ -65,9 +69,19 @@ WARM_START_PARAMS = frozenset(
 
 
 class BaseAutoEncoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    PortableState,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class for autoencoders; not to be used directly."""
+
+    # The HTML repr (notebooks) links each estimator to its API page.
+    _doc_link_module = "skae"
+    _doc_link_template = (
+        DOCS_URL + "gen_modules/{estimator_module}.{estimator_name}.html"
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Count(1)],
@@ -325,10 +339,12 @@ class BaseAutoEncoder(
         net = self.net_
         history = net.history
         self.n_iter_ = len(history)
-        self.loss_curve_ = [row["train_loss"] for row in history]
+        # Python floats, as in MLPRegressor: skorch's are numpy scalars, each
+        # a pickled object of its own (an object tree of its own in skops).
+        self.loss_curve_ = [float(row["train_loss"]) for row in history]
         if self.early_stopping:
             self.validation_scores_ = [
-                -row["valid_loss"] for row in history if "valid_loss" in row
+                -float(row["valid_loss"]) for row in history if "valid_loss" in row
             ]
             # The score of the weights kept, which may be those training
             # started from (epoch 0, e.g. PCA's), not in validation_scores_.
@@ -340,10 +356,13 @@ class BaseAutoEncoder(
         self._n_features_out = self.n_components
         self.reconstruction_error_ = self._reconstruction_error(X)
 
-        name = type(self).__name__
         if not incremental and not net.interrupted_ and not net.stopped_early():
+            # Raised in a search's or a joblib worker's fit, the warning
+            # cannot point at a line of the user's: the parameters tell
+            # which of the fits it was.
+            described = " ".join(repr(self).split())
             warn(
-                f"{name} reached max_iter={self.max_iter} epochs while the loss "
+                f"{described} reached max_iter={self.max_iter} epochs while the loss "
                 f"was still improving by more than tol={self.tol} (relative) "
                 f"within n_iter_no_change={self.n_iter_no_change} epochs. "
                 "Increase max_iter, or fit further with warm_start=True.",

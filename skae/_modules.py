@@ -72,8 +72,11 @@ class InputNoise(nn.Module):
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
         self.kind = kind
         self.level = level
-        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
-        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+        # Copies: a buffer sharing memory with the caller's array would write
+        # into it on load_state_dict, and crash on a read-only memory map
+        # (the estimator's attributes after joblib.load(..., mmap_mode="r")).
+        self.register_buffer("low", torch.tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
         self.generator = None
 
     def _uniform(self, x):

@@ -7,19 +7,82 @@ and components to :meth:`ResidualAutoEncoderModule.start_from_pca`.
 import torch
 from torch import nn
 
-from ._modules import mlp
+from ._modules import ACTIVATIONS, Dropout, mlp
+
+
+class ResidualHalf(nn.Module):
+    """``y = A x + b + f(x)``: a linear map plus a fully connected network.
+
+    The linear map and ``f``'s first layer read the same input, so they are
+    one ``Linear`` layer (``first``) whose first ``n_out`` outputs are the
+    linear path and whose others are ``f``'s first hidden layer; ``rest`` is
+    the remainder of ``f``. For the small networks autoencoders use, a step
+    costs about one kernel launch per layer: fused, the linear path costs an
+    addition instead of a layer of its own.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    hidden_layer_sizes : tuple of int
+        Widths of ``f``'s hidden layers; empty for the linear map alone.
+    activation : str
+    dropout : float
+    """
+
+    def __init__(
+        self, n_in, n_out, hidden_layer_sizes=(), activation="relu", dropout=0.0
+    ):
+        super().__init__()
+        self.n_out = n_out
+        hidden = tuple(hidden_layer_sizes)
+        self.first = nn.Linear(n_in, n_out + sum(hidden[:1]))
+        self.rest = None
+        if hidden:
+            layers = [ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(Dropout(dropout))
+            layers.extend(mlp([*hidden, n_out], activation, dropout))
+            self.rest = nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = self.first(x)
+        if self.rest is None:
+            return out
+        linear, hidden = out.split([self.n_out, out.shape[1] - self.n_out], dim=1)
+        return linear + self.rest(hidden)
+
+    @torch.no_grad()
+    def start_linear(self, weight, bias, input_offset=None):
+        """Set the linear path to ``weight @ x + bias`` and silence ``f``.
+
+        ``weight`` is (n_out, n_in), ``bias`` (n_out,). ``f`` keeps its
+        random hidden layers but its last layer is zeroed, so that it adds
+        nothing until training moves it; with ``input_offset``, its first
+        layer is shifted to see ``x - input_offset`` (centred input).
+        """
+        self.first.weight[: self.n_out].copy_(weight)
+        self.first.bias[: self.n_out].copy_(bias)
+        if self.rest is None:
+            return
+        if input_offset is not None:
+            hidden_weight = self.first.weight[self.n_out :]
+            self.first.bias[self.n_out :] -= hidden_weight @ input_offset.to(
+                hidden_weight
+            )
+        last = self.rest[-1]
+        last.weight.zero_()
+        last.bias.zero_()
 
 
 class ResidualAutoEncoderModule(nn.Module):
-    """``code = P (x - mean) + f(x - mean)``, ``x_hat = mean + Q code + g(code)``.
+    """``code = P (x - mean) + f(x)``, ``x_hat = mean + Q code + g(code)``.
 
-    ``P`` and ``Q`` are linear maps without bias (``linear_encoder`` and
-    ``linear_decoder``), ``f`` and ``g`` fully connected networks (``encoder``
-    and ``decoder``, None without hidden layers). Started from PCA (``P`` its
-    components, ``Q`` their transpose, see :meth:`start_from_pca`) with the
-    last layers of ``f`` and ``g`` at zero, the module computes exactly
-    PCA's scores and reconstructions; training then only adds what PCA
-    misses.
+    ``P`` and ``Q`` are linear maps, ``f`` and ``g`` fully connected
+    networks (see :class:`ResidualHalf`; none without hidden layers). Started
+    from PCA (``P`` its components, ``Q`` their transpose, see
+    :meth:`start_from_pca`) with the last layers of ``f`` and ``g`` at zero,
+    the module computes exactly PCA's scores and reconstructions; training
+    then only adds what PCA misses.
 
     ``forward`` returns ``(reconstruction, code)``, as
     :class:`~skae._modules.AutoEncoderModule` does, so that the same losses apply.
@@ -28,8 +91,8 @@ class ResidualAutoEncoderModule(nn.Module):
     ----------
     n_features, n_components : int
     hidden_layer_sizes : tuple of int
-        Widths of ``f``'s hidden layers; ``g`` mirrors them. Empty: no
-        residual, a linear autoencoder.
+        Widths of ``f``'s hidden layers; ``g`` mirrors them. Empty: a linear
+        autoencoder.
     activation : str
         Activation of the hidden layers.
     dropout : float
@@ -49,29 +112,19 @@ class ResidualAutoEncoderModule(nn.Module):
     ):
         super().__init__()
         self.corruption = corruption if corruption is not None else nn.Identity()
-        # A buffer, not a parameter: the decoder's last bias can still move
-        # the output, while the residual networks keep seeing centred input.
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.linear_encoder = nn.Linear(n_features, n_components, bias=False)
-        self.linear_decoder = nn.Linear(n_components, n_features, bias=False)
-        self.encoder = self.decoder = None
-        if hidden_layer_sizes:
-            widths = [n_features, *hidden_layer_sizes, n_components]
-            self.encoder = mlp(widths, activation, dropout)
-            self.decoder = mlp(widths[::-1], activation, dropout)
+        hidden = tuple(hidden_layer_sizes)
+        self.encoder = ResidualHalf(
+            n_features, n_components, hidden, activation, dropout
+        )
+        self.decoder = ResidualHalf(
+            n_components, n_features, hidden[::-1], activation, dropout
+        )
 
     def encode(self, x):
-        centred = x - self.mean
-        code = self.linear_encoder(centred)
-        if self.encoder is not None:
-            code = code + self.encoder(centred)
-        return code
+        return self.encoder(x)
 
     def decode(self, z):
-        reconstruction = self.linear_decoder(z) + self.mean
-        if self.decoder is not None:
-            reconstruction = reconstruction + self.decoder(z)
-        return reconstruction
+        return self.decoder(z)
 
     def forward(self, x):
         code = self.encode(self.corruption(x))
@@ -94,16 +147,13 @@ class ResidualAutoEncoderModule(nn.Module):
             the standard deviation of each score gives whitened codes. The
             reconstruction does not depend on it.
         """
-        n_found = components.shape[0]
+        n_found, n_features = components.shape
         if scale is None:
             scale = torch.ones(n_found, dtype=components.dtype)
-        self.mean.copy_(mean)
-        self.linear_encoder.weight.zero_()
-        self.linear_encoder.weight[:n_found].copy_(components / scale[:, None])
-        self.linear_decoder.weight.zero_()
-        self.linear_decoder.weight[:, :n_found].copy_(components.T * scale)
-        for network in (self.encoder, self.decoder):
-            if network is not None:
-                last = network[-1]
-                last.weight.zero_()
-                last.bias.zero_()
+        n_components = self.encoder.n_out
+        project = components.new_zeros(n_components, n_features)
+        project[:n_found] = components / scale[:, None]
+        self.encoder.start_linear(project, -(project @ mean), input_offset=mean)
+        expand = components.new_zeros(n_features, n_components)
+        expand[:, :n_found] = components.T * scale
+        self.decoder.start_linear(expand, mean)

@@ -9,6 +9,8 @@ interrupted run is reported (``fit_loop``).
 
 import copy
 import math
+import os
+import sys
 
 import torch
 from skorch import NeuralNet
@@ -22,6 +24,7 @@ from skorch.callbacks import (
 from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator, noop
 from torch.utils.data import Subset
+from tqdm import tqdm
 
 from ._runtime import as_tensor, fused_adam_supported
 
@@ -148,6 +151,58 @@ class RelativeEarlyStopping(EarlyStopping):
         # when a call that restores its start has no row of its own yet.
         if net.history:
             super().on_train_end(net, **kwargs)
+
+
+class EpochProgressBar(Callback):
+    """A tqdm bar over epochs, with the last losses in its postfix.
+
+    skorch's ``ProgressBar`` counts the batches of one epoch; a fit is
+    watched by its epochs. Drawn on stderr only when it is a terminal, so
+    that CI logs and joblib workers stay quiet, unless the environment
+    variable ``SKAE_PROGRESS_BAR`` is ``1`` (always) or ``0`` (never).
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.on_train_end(net)  # a bar left open by a failed call
+        forced = os.environ.get("SKAE_PROGRESS_BAR", "")
+        # A terminal that reports no size (a fresh pseudo-terminal) gets an
+        # empty line from tqdm, which measures 0 columns and 0 rows.
+        size = (None, None) if _stderr_width() else (80, 24)
+        self.bar_ = tqdm(
+            total=net.max_epochs,
+            unit="epoch",
+            file=sys.stderr,
+            disable=None if forced not in ("0", "1") else forced == "0",
+            ncols=size[0],
+            nrows=size[1],
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        losses = {
+            name: f"{row[name]:.4g}"
+            for name in ("train_loss", "valid_loss")
+            if row.get(name) is not None
+        }
+        self.bar_.set_postfix(losses, refresh=False)
+        self.bar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            bar.close()
+        self.bar_ = None
+
+    def __getstate__(self):
+        # A bar left open by a diverged warm start holds a stream.
+        return {**self.__dict__, "bar_": None}
+
+
+def _stderr_width():
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 class TrimBatchHistory(Callback):
@@ -333,6 +388,11 @@ class AutoEncoderNet(NeuralNet):
         return state
 
 
+def _write_beside_bar(text):
+    """Print ``text`` on stderr, above a progress bar if one is drawn there."""
+    tqdm.write(text, file=sys.stderr)
+
+
 def build_net(
     module,
     criterion,
@@ -358,10 +418,16 @@ def build_net(
     ``n_iter_no_change`` epochs; with it, the same rule watches the loss on a
     held-out ``validation_fraction`` and the best weights are restored.
     """
-    sink = print if verbose else noop
+    # verbose=1 draws a progress bar on stderr, verbose>=2 prints a table per
+    # epoch on stdout; messages go where the bar or the table goes.
+    sink = noop if not verbose else print if verbose >= 2 else _write_beside_bar
     monitor = "valid_loss" if early_stopping else "train_loss"
     callbacks = [
         ("divergence", DivergenceCheck()),
+    ]
+    if verbose == 1:
+        callbacks.append(("progress_bar", EpochProgressBar()))
+    callbacks += [
         (
             "stopping",
             RelativeEarlyStopping(
@@ -374,7 +440,7 @@ def build_net(
             ),
         ),
     ]
-    if verbose:
+    if verbose >= 2:
         callbacks.append(("print_log", PrintLog()))
     callbacks.append(("trim_history", TrimBatchHistory()))
 

@@ -398,8 +398,20 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             rng = np.random.default_rng()
         else:
             rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self._n_features_out))
-        X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
+        module, dtype, device = self._inference_module()
+        X_new = np.empty((n_samples, self.n_features_in_))
+        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
+        with torch.no_grad(), torch_threads(n_threads):
+            # The codes are drawn a batch at a time, so memory beyond the
+            # output stays at one batch; the draws come from rng in the same
+            # order as one (n_samples, n_components) draw would take them.
+            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
+                n_rows = min(INFERENCE_BATCH_SIZE, n_samples - start)
+                z = rng.standard_normal((n_rows, self._n_features_out))
+                z = torch.from_numpy(z).to(device=device, dtype=dtype)
+                X_new[start : start + n_rows] = (
+                    self._decode_batch(module, z).cpu().numpy()
+                )
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
             return X_new

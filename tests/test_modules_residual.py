@@ -54,10 +54,11 @@ def test_module_residual_trains_away_from_pca():
         reconstruction, _ = module(x)
         torch.nn.functional.mse_loss(reconstruction, x).backward()
         optimizer.step()
-    first_layer = module.encoder[0].weight
-    assert module.encoder[-1].weight.abs().sum() > 0
-    assert module.decoder[-1].weight.abs().sum() > 0
-    assert first_layer.grad is not None and first_layer.grad.abs().sum() > 0
+    assert module.encoder.rest[-1].weight.abs().sum() > 0
+    assert module.decoder.rest[-1].weight.abs().sum() > 0
+    # The hidden part of the first layer (after the 2 linear-path rows).
+    hidden_grad = module.encoder.first.weight.grad[2:]
+    assert hidden_grad.abs().sum() > 0
 
 
 def test_module_scale_whitens_the_codes_not_the_reconstruction():
@@ -82,7 +83,8 @@ def test_module_with_fewer_pca_directions_than_units_starts_them_at_zero():
     with torch.no_grad():
         code = module.encode(torch.randn(10, 4))
     assert torch.all(code[:, 2] == 0)
-    assert torch.all(module.linear_decoder.weight[:, 2] == 0)
+    # The decoder's linear path (its first 4 outputs) ignores unit 2.
+    assert torch.all(module.decoder.first.weight[:4, 2] == 0)
 
 
 @pytest.mark.parametrize("cls", PCA_START_CLASSES)

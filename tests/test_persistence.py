@@ -176,8 +176,8 @@ def test_file_is_safetensors_with_a_json_header(tmp_path):
     assert header["class"] == "AutoEncoder"
     assert header["params"]["__dict__"]["n_components"] == 2
     assert header["attributes"]["__dict__"]["n_iter_"] == 3
-    weight = estimator.net_.module_.encoder[0].weight.detach()
-    assert_array_equal(tensors["module.encoder.0.weight"].numpy(), weight.numpy())
+    for name, weight in estimator.net_.module_.state_dict().items():
+        assert_array_equal(tensors[f"module.{name}"].numpy(), weight.numpy())
     # Only the written file, no temporary left behind.
     assert os.listdir(tmp_path) == ["model.safetensors"]
 
@@ -239,7 +239,7 @@ def test_load_refuses_attributes_that_are_not_fitted_state(tmp_path, name):
     "edit_built_with, message",
     [
         (False, r"params.hidden_layer_sizes is \(9,\), but the network in the file "),
-        (True, r"module.encoder.0.weight has shape \(8, 5\) in the file.*\(9, 5\)"),
+        (True, r"module\.encoder\.\S+ has shape \(\d+, 5\) in the file, but the"),
     ],
 )
 def test_load_refuses_weights_of_another_architecture(
@@ -335,6 +335,7 @@ def test_model_saved_on_a_gpu_lands_on_the_cpu(tmp_path):
             skae.load(path, device="cuda")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @parametrize_estimators
 def test_gpu_trained_model_saves_and_loads_on_cpu_and_gpu(cls, tmp_path):
@@ -354,20 +355,6 @@ def test_gpu_trained_model_saves_and_loads_on_cpu_and_gpu(cls, tmp_path):
     on_gpu.partial_fit(X)
     pickled = pickle.loads(pickle.dumps(estimator))
     assert pickled.device_ == torch.device("cpu")
-
-
-@parametrize_estimators
-def test_gpu_pickled_model_unpickles_on_cpu_without_warnings(cls):
-    X = data(cls)
-    estimator = fitted(cls, device="cpu")
-    estimator.net_.device = "cuda"  # what the pickled state would record
-    payload = pickle.dumps(estimator)
-    estimator.net_.device = "cpu"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        restored = pickle.loads(payload)
-    assert restored.device_ == torch.device("cpu")
-    assert_array_equal(restored.transform(X), estimator.transform(X))
 
 
 # -------------------------------------------------------------- pickling

@@ -161,7 +161,7 @@ EDITS = {
     ),
     "huge_hidden_layer": (
         lambda h: _set_widths(h, [10**13]),
-        r"module\.\S+ has shape \([\d, ]+\) in the file.*10000000000000",
+        r"module\.\S+ has shape \([\d, ]+\) in the file.*1000000000000\d",
     ),
     "negative_n_components": (
         lambda h: _params(h).update(n_components=-5),
@@ -233,9 +233,10 @@ def test_edited_header_is_refused_naming_file_and_key(saved, edit):
 
 def test_arrays_missing_from_the_file_are_named(saved):
     _, path, header, tensors = saved
-    del tensors["module.decoder.0.bias"]
+    name = sorted(key for key in tensors if key.startswith("module.decoder"))[-1]
+    del tensors[name]
     rewrite(path, header, tensors)
-    with pytest.raises(ValueError, match="module.decoder.0.bias is missing"):
+    with pytest.raises(ValueError, match=f"{re.escape(name)} is missing"):
         skae.load(path)
 
 

@@ -218,6 +218,30 @@ def test_sample_decodes_standard_normal_codes(fitted):
     assert_allclose(fitted.sample(5, random_state=3), fitted.inverse_transform(Z))
 
 
+def test_sample_draws_and_decodes_one_batch_at_a_time(fitted, monkeypatch):
+    # Memory beyond the output stays at one batch, and the draws are those of
+    # a single (n_samples, n_components) draw.
+    monkeypatch.setattr(skae._variational, "INFERENCE_BATCH_SIZE", 4)
+    drawn, decoded = [], []
+
+    class RecordingRandomState(np.random.RandomState):
+        def standard_normal(self, size=None):
+            drawn.append(size)
+            return super().standard_normal(size)
+
+    hook = fitted.net_.module_.decoder.register_forward_pre_hook(
+        lambda module, args: decoded.append(len(args[0]))
+    )
+    try:
+        samples = fitted.sample(10, random_state=RecordingRandomState(3))
+    finally:
+        hook.remove()
+    assert drawn == [(4, 2), (4, 2), (2, 2)]
+    assert decoded == [4, 4, 2]
+    Z = np.random.RandomState(3).standard_normal((10, 2))
+    assert_allclose(samples, fitted.inverse_transform(Z), rtol=1e-12)
+
+
 def test_sample_without_seed_leaves_global_state(fitted):
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (global on purpose)
     torch_state = torch.get_rng_state()

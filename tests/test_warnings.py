@@ -57,3 +57,13 @@ def test_warning_from_a_grid_search_points_at_the_search(X):
         line = inspect.currentframe().f_lineno + 1
         search.fit(X)
     assert {(w.filename, w.lineno) for w in record} == {(__file__, line)}
+
+
+def test_convergence_warning_names_the_estimators_parameters(X):
+    # A search's candidates, or fits in joblib workers, all warn from the
+    # same line: the message itself must tell them apart.
+    with pytest.warns(ConvergenceWarning) as record:
+        short_run().set_params(n_components=1).fit(X)
+    assert str(record[0].message).startswith(
+        "AutoEncoder(hidden_layer_sizes=(4,), max_iter=2, n_components=1) reached"
+    )
