@@ -341,12 +341,12 @@ class AutoEncoderNet(NeuralNet):
         try:
             self.partial_fit(X)
         except _CtrlC:
+            # What skorch does after a training loop: close the progress bar,
+            # restore the best weights under early stopping.
+            self.notify("on_train_end", X=X, y=None)
             if len(self.history) == n_epochs:
                 # Not one epoch completed: nothing worth keeping.
                 raise KeyboardInterrupt from None
-            # What skorch does after a training loop, e.g. restore the best
-            # weights under early stopping.
-            self.notify("on_train_end", X=X, y=None)
         finally:
             self.max_epochs, self.train_split = saved
             for cb in stoppers:

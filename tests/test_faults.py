@@ -258,3 +258,24 @@ def test_history_is_epoch_level_only(cls):
     estimator.partial_fit(X)
     assert len(estimator.net_.history) == 4
     assert estimator.net_.history[-1]["batches"] == []
+
+
+@pytest.mark.parametrize("step", [1, 10])
+def test_interrupt_closes_the_progress_bar(interrupt_at, monkeypatch, step):
+    # Step 1: no epoch completed, the call is undone; step 10: two are kept.
+    monkeypatch.setenv("SKAE_PROGRESS_BAR", "1")
+    closed = []
+    original = skae._net.EpochProgressBar.on_train_end
+
+    def on_train_end(self, net, **kwargs):
+        closed.append(getattr(self, "bar_", None) is not None)
+        original(self, net, **kwargs)
+
+    monkeypatch.setattr(skae._net.EpochProgressBar, "on_train_end", on_train_end)
+    cls = skae.AutoEncoder
+    estimator = make(cls, batch_size=10, max_iter=20, verbose=1)
+    interrupt_at(step)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(data(cls))
+    # on_train_begin closes a leftover bar first: the last call closes ours.
+    assert closed[-1] is True
