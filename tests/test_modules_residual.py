@@ -208,3 +208,31 @@ def test_default_early_stopping_needs_two_rows():
         AutoEncoder(2).fit(X)
     codes = AutoEncoder(2, early_stopping=False, max_iter=2).fit_transform(X)
     assert np.isfinite(codes).all()
+
+
+def wine_minmax_train():
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import MinMaxScaler
+
+    X_train, _ = train_test_split(load_wine().data, test_size=0.3, random_state=0)
+    return MinMaxScaler().fit_transform(X_train)
+
+
+@pytest.mark.parametrize("margin, stays_pca", [(0.0, False), (None, True)])
+def test_small_table_keeps_pca_unless_an_epoch_beats_it_clearly(
+    margin, stays_pca, monkeypatch
+):
+    # On wine (13 validation rows), an epoch beats PCA on the validation rows
+    # by about one standard error, and was worse than PCA on the test rows.
+    from skae._net import RelativeEarlyStopping
+
+    if margin is not None:
+        monkeypatch.setattr(RelativeEarlyStopping, "START_MARGIN", margin)
+    X = wine_minmax_train()
+    ae = AutoEncoder(6, random_state=0).fit(X)
+    pca = PCA(6).fit(X)
+    same = np.allclose(
+        ae.inverse_transform(ae.transform(X)), pca_reconstruction(pca, X), atol=1e-5
+    )
+    assert same == stays_pca
