@@ -14,7 +14,6 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skae import AutoEncoder
 
-
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.3, random_state=0, stratify=y

@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._constraints import Count, is_bool, same_param
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
@@ -36,6 +37,7 @@ from ._runtime import (
     threads_for,
     torch_threads,
 )
+from ._transaction import FitInterrupted, fit_transaction
 from ._warnings import warn
 
 #: Root of the built documentation, for the links of the HTML repr.
@@ -82,30 +84,30 @@ class BaseAutoEncoder(
     )
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Count(1)],
         "hidden_layer_sizes": [
             "array-like",
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Count(1)],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "device": [str, torch.device],
         "n_threads": [
             StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
+            Count(1),
             None,
         ],
         "verbose": ["verbose"],
@@ -157,13 +159,23 @@ class BaseAutoEncoder(
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C during training, once the epochs completed so far are
+            kept: the estimator is then fitted with them. A call that raises
+            anything else, or is interrupted before an epoch completes,
+            leaves the estimator exactly as it was.
         """
         continuing = self.warm_start and hasattr(self, "net_")
         if continuing:
             self._check_built_with("fit with warm_start=True continues training it")
-        X = self._validate_input(X, reset=not continuing)
-        X = _training_float32(X, type(self).__name__)
-        return self._train(X, self.max_iter, continuing=continuing, incremental=False)
+        with fit_transaction(self, continuing=continuing):
+            X = self._validate_input(X, reset=not continuing)
+            X = _training_float32(X, type(self).__name__)
+            self._train(X, self.max_iter, continuing=continuing, incremental=False)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -183,13 +195,21 @@ class BaseAutoEncoder(
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, as in :meth:`fit`; interrupted within its one epoch,
+            ``partial_fit`` leaves the estimator as it was.
         """
         continuing = hasattr(self, "net_")
         if continuing:
             self._check_built_with("partial_fit continues training it")
-        X = self._validate_input(X, reset=not continuing)
-        X = _training_float32(X, type(self).__name__)
-        return self._train(X, 1, continuing=continuing, incremental=True)
+        with fit_transaction(self, continuing=continuing):
+            X = self._validate_input(X, reset=not continuing)
+            X = _training_float32(X, type(self).__name__)
+            self._train(X, 1, continuing=continuing, incremental=True)
+        return self
 
     def _train(self, X, epochs, *, continuing, incremental):
         X = np.asarray(X, dtype=np.float32)
@@ -228,6 +248,16 @@ class BaseAutoEncoder(
 
         self.net_ = net
         self._set_fitted_attributes(X, incremental)
+        if net.interrupted_:
+            # Raised once every fitted attribute (a variant's too) describes
+            # the completed epochs, which fit_transaction then keeps.
+            raise FitInterrupted(
+                f"{type(self).__name__}."
+                f"{'partial_fit' if incremental else 'fit'} was interrupted; the "
+                "estimator is fitted with the weights of its last completed "
+                f"epoch ({self.n_iter_} in all). Call partial_fit, or fit with "
+                "warm_start=True, to continue training."
+            )
         return self
 
     def _initialize_net(self, n_features, batch_size):
@@ -280,7 +310,7 @@ class BaseAutoEncoder(
         if built is None:
             return
         for name, value in self._architecture_params().items():
-            if name in built and not _same_value(value, built[name]):
+            if name in built and not same_param(name, value, built[name]):
                 raise ValueError(
                     f"{type(self).__name__}'s {name} was changed from "
                     f"{built[name]!r} to {value!r} after the network was built, "
@@ -326,15 +356,7 @@ class BaseAutoEncoder(
         self._n_features_out = self.n_components
         self.reconstruction_error_ = self._reconstruction_error(X)
 
-        name = type(self).__name__
-        if net.interrupted_:
-            warn(
-                f"{name}.fit was interrupted at epoch {self.n_iter_}; the "
-                "estimator keeps the weights trained so far. Call partial_fit, "
-                "or fit with warm_start=True, to continue training.",
-                UserWarning,
-            )
-        elif not incremental and not net.stopped_early():
+        if not incremental and not net.interrupted_ and not net.stopped_early():
             # Raised in a search's or a joblib worker's fit, the warning
             # cannot point at a line of the user's: the parameters tell
             # which of the fits it was.
@@ -487,6 +509,13 @@ class BaseAutoEncoder(
             "Encode categorical columns first, e.g. with OneHotEncoder in a "
             "ColumnTransformer."
         )
+        odd = _non_numeric_columns(X)
+        if odd:
+            raise ValueError(
+                f"{type(self).__name__} needs numeric input, but X has "
+                f"non-numeric columns: {', '.join(odd)}. {hint} Turn dates "
+                "and durations into numbers first, or drop these columns."
+            )
         try:
             return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
         except ValueError as exc:
@@ -509,6 +538,25 @@ class BaseAutoEncoder(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _non_numeric_columns(X):
+    """``"name (dtype)"`` for each column of a DataFrame numpy cannot make floats of.
+
+    Categorical columns of text and datetime or timedelta columns otherwise
+    fail inside pandas or numpy with a message about dtype promotion. A
+    categorical column of numbers converts to its values, and is kept.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return []
+    odd = []
+    for column, dtype in dtypes.items():
+        categories = getattr(dtype, "categories", None)
+        kind = getattr(getattr(categories, "dtype", dtype), "kind", "O")
+        if kind in "mM" or (categories is not None and kind not in "biuf"):
+            odd.append(f"{column!r} ({dtype})")
+    return odd
 
 
 def _training_float32(X, name):
@@ -538,16 +586,6 @@ def _as_float32(X, what):
     return X32
 
 
-def _same_value(a, b):
-    """Parameter equality that also holds for arrays (an ``image_shape``)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return a is b
-
-
 def positive_ints(value, name, allow_empty=True):
     """An int or a sequence of them as a tuple of plain positive ints.
 
@@ -557,7 +595,7 @@ def positive_ints(value, name, allow_empty=True):
     """
     values = (value,) if isinstance(value, Integral) else tuple(value)
     if (not values and not allow_empty) or not all(
-        isinstance(v, Integral) and v >= 1 for v in values
+        isinstance(v, Integral) and not is_bool(v) and v >= 1 for v in values
     ):
         kind = "a non-empty" if not allow_empty else "a"
         raise InvalidParameterError(

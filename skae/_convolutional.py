@@ -3,10 +3,11 @@
 import math
 from numbers import Integral
 
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder, positive_ints
+from ._constraints import Count, is_bool
 from ._docs import inherit_docs
 from ._modules import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
@@ -148,8 +149,8 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         },
         **NOISE_CONSTRAINTS,
         "image_shape": [StrOptions({"auto"}), "array-like"],
-        "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "kernel_size": [Interval(Integral, 2, None, closed="left")],
+        "channels": ["array-like", Count(1)],
+        "kernel_size": [Count(2)],
     }
 
     def __init__(
@@ -232,7 +233,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
             return (1, 1, n_features)
         shape = tuple(self.image_shape)
         if len(shape) not in (2, 3) or not all(
-            isinstance(s, Integral) and s >= 1 for s in shape
+            isinstance(s, Integral) and not is_bool(s) and s >= 1 for s in shape
         ):
             raise InvalidParameterError(
                 "image_shape must be 'auto', (height, width) or (channels, "

@@ -89,14 +89,10 @@ class DivergenceCheck(Callback):
         # The epochs of this call no longer describe the restored weights;
         # left in, a later partial_fit would put their NaN in loss_curve_.
         del net.history[self.n_epochs_ :]
-        kept = (
-            "The weights from before this call to fit were kept."
-            if self.n_epochs_
-            else "No model was kept."
-        )
+        # The estimators undo a failed call as a whole (skae._transaction).
         raise ValueError(
             f"Training diverged at epoch {epoch}: the reconstruction loss became "
-            f"{losses[0]}. {kept} "
+            f"{losses[0]}. The estimator was left as it was before this call. "
             f"Lower learning_rate_init (currently {net.optimizer__lr:g}), or "
             "scale the input first (e.g. StandardScaler or MinMaxScaler in a "
             "Pipeline); very large feature values make the loss overflow."
@@ -258,6 +254,10 @@ class TrimBatchHistory(Callback):
         net.history[-1]["batches"] = []
 
 
+class _CtrlC(BaseException):
+    """A real Ctrl-C on its way past skorch's ``partial_fit``."""
+
+
 class AutoEncoderNet(NeuralNet):
     """A skorch net whose target is its own input.
 
@@ -390,8 +390,16 @@ class AutoEncoderNet(NeuralNet):
             self.train_split = None
             for cb in stoppers:
                 cb.monitor = "train_loss"
+        n_epochs = len(self.history)
         try:
             self.partial_fit(X)
+        except _CtrlC:
+            # What skorch does after a training loop: close the progress bar,
+            # restore the best weights under early stopping.
+            self.notify("on_train_end", X=X, y=None)
+            if len(self.history) == n_epochs:
+                # Not one epoch completed: nothing worth keeping.
+                raise KeyboardInterrupt from None
         finally:
             self.max_epochs, self.train_split = saved
             for cb in stoppers:
@@ -405,12 +413,17 @@ class AutoEncoderNet(NeuralNet):
         except KeyboardInterrupt:
             # skorch's EarlyStopping also stops training by raising
             # KeyboardInterrupt; only a real Ctrl-C counts as an interruption.
-            self.interrupted_ = not self.stopped_early()
+            if self.stopped_early():
+                raise
+            self.interrupted_ = True
             if self.history and "train_loss" not in self.history[-1]:
                 # The epoch in progress has no loss to report: drop its row so
                 # that n_iter_ and loss_curve_ count completed epochs only.
                 self.history.pop()
-            raise
+            # skorch's partial_fit swallows a KeyboardInterrupt (its early
+            # stopping signal); a Ctrl-C must reach the caller, so that a
+            # loop of fits or a grid search stops.
+            raise _CtrlC from None
 
     def stopped_early(self):
         return any(

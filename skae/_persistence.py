@@ -46,28 +46,31 @@ import os
 import tempfile
 from numbers import Integral
 
-import numpy as np
 import sklearn
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ._base import BaseAutoEncoder
+from ._constraints import same_param
+from ._persistence_checks import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HEADER_KEY,
+    check_attributes,
+    check_net_description,
+    check_params,
+    check_shapes,
+    destination_folder,
+    entry,
+    file_path,
+    invalid,
+    read_header,
+)
+from ._persistence_json import decode, encode
+from ._persistence_net import CRITERION, MODULE, net_state, rebuild_net
 from ._runtime import resolve_device
 from ._warnings import warn
-
-#: Written into every file; :func:`load` refuses any other value.
-FORMAT_NAME = "skae"
-#: Bumped whenever a change would make older readers misread newer files.
-FORMAT_VERSION = 1
-_HEADER_KEY = "skae"
-
-_MODULE, _CRITERION, _OPTIMIZER, _GENERATOR = (
-    "module.",
-    "criterion.",
-    "optimizer.",
-    "generator.",
-)
 
 
 def save(estimator, path):
@@ -127,6 +130,8 @@ def save(estimator, path):
     >>> bool(np.array_equal(restored.transform(X), ae.transform(X)))
     True
     """
+    path = file_path(path, "skae.save")
+    folder = destination_folder(path)
     name = _public_name(type(estimator))
     if name is None:
         raise TypeError(
@@ -151,16 +156,15 @@ def save(estimator, path):
         "format_version": FORMAT_VERSION,
         "class": name,
         "versions": _versions(),
-        "params": _encode(params, "parameter"),
-        "attributes": _encode(attributes, "attribute"),
+        "params": encode(params, "parameter"),
+        "attributes": encode(attributes, "attribute"),
         "fitted": hasattr(estimator, "net_"),
     }
     tensors = {}
     if header["fitted"]:
-        header["net"], tensors = _net_state(estimator.net_)
+        header["net"], tensors = net_state(estimator.net_)
 
-    metadata = {_HEADER_KEY: json.dumps(header)}
-    folder = os.path.dirname(os.path.abspath(path))
+    metadata = {HEADER_KEY: json.dumps(header)}
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".skae-", suffix=".tmp")
     os.close(handle)
     try:
@@ -219,126 +223,77 @@ def load(path, device=None):
     >>> restored.device_
     device(type='cpu')
     """
-    header = _read_header(path)
-    cls = _estimator_class(header.get("class"))
-    params = _decode(header.get("params", {}))
+    path = file_path(path, "skae.load")
+    # The operating system's own error, naming the path: missing,
+    # unreadable, or a directory.
+    with open(path, "rb"):
+        pass
+    header = read_header(path)
+    cls = _estimator_class(header.get("class"), path)
+    params = _decoded(header, "params", path)
     try:
         estimator = cls(**params)
     except TypeError as exc:
         raise ValueError(
-            f"{os.fspath(path)!r} holds parameters that {cls.__name__} does "
+            f"{path!r} holds parameters that {cls.__name__} does "
             f"not take ({exc}); it was probably written by another version "
             "of skae."
         ) from exc
-    for key, value in _decode(header.get("attributes", {})).items():
+    missing = sorted(set(cls._get_param_names()) - set(params))
+    if missing:
+        # A default in its place could describe another network.
+        raise invalid(path, f"params.{missing[0]}", "is missing; the file was edited.")
+    check_params(estimator, path)
+    attributes = _decoded(header, "attributes", path)
+    for key in attributes:
         if not _is_attribute_name(cls, key, params):
             raise ValueError(
-                f"{os.fspath(path)!r} sets {key!r}, which is not a fitted "
+                f"{path!r} sets {key!r}, which is not a fitted "
                 f"attribute of {cls.__name__}; refusing to load it."
             )
-        setattr(estimator, key, value)
-    if not header.get("fitted"):
+    fitted = entry(header, "fitted", bool, path)
+    check_attributes(estimator, attributes, fitted, path)
+    vars(estimator).update(attributes)
+    built = attributes.get("_built_with", {})
+    if fitted and built.keys() != estimator._architecture_params().keys():
+        raise invalid(
+            path,
+            "attributes._built_with",
+            "must list every parameter the network was built with; the file "
+            "was edited.",
+        )
+    for name, value in built.items():
+        if name in params and not same_param(name, params[name], value):
+            raise invalid(
+                path,
+                f"params.{name}",
+                f"is {params[name]!r}, but the network in the file was built "
+                f"with {value!r}.",
+            )
+    if not fitted:
         return estimator
 
+    description = entry(header, "net", dict, path)
+    check_net_description(description, attributes, path)
+    with safe_open(path, framework="pt", device="cpu") as file:
+        shapes = {key: file.get_slice(key).get_shape() for key in file.keys()}
+    check_shapes(estimator, shapes, path, {"module": MODULE, "criterion": CRITERION})
     device = torch.device("cpu") if device is None else resolve_device(device)
-    tensors = load_file(os.fspath(path), device=str(device))
-    estimator.net_ = _rebuild_net(estimator, header["net"], tensors, device, path)
+    tensors = load_file(path, device=str(device))
+    estimator.net_ = rebuild_net(estimator, description, tensors, device, path)
     return estimator
 
 
-# ---------------------------------------------------------------- the net
-
-
-def _net_state(net):
-    """JSON-able description and tensors of a fitted net."""
-    tensors = {}
-    tensors.update(_prefixed(_MODULE, net.module_.state_dict()))
-    tensors.update(_prefixed(_CRITERION, net.criterion_.state_dict()))
-    for index, state in net.optimizer_.state_dict()["state"].items():
-        for key, value in state.items():
-            tensors[f"{_OPTIMIZER}{index}.{key}"] = torch.as_tensor(value)
-    generators = {}
-    for name, generator in _generators(net).items():
-        tensors[_GENERATOR + name] = generator.get_state()
-        generators[name] = generator.device.type
-    description = {
-        "device_type": torch.device(net.device).type,
-        "batch_size": int(net.batch_size),
-        "generators": generators,
-        "history": _encode([dict(row) for row in net.history], "history entry"),
-    }
-    # safetensors stores each array once, contiguous and on the CPU.
-    tensors = {
-        key: tensor.detach().to("cpu").contiguous().clone()
-        for key, tensor in tensors.items()
-    }
-    return description, tensors
-
-
-def _rebuild_net(estimator, description, tensors, device, path):
-    """A net of the estimator's architecture on ``device``, with the saved state."""
-    saved_device = estimator.device
-    # _initialize_net builds on the estimator's ``device`` parameter; the
-    # loaded model goes where the caller asked, the parameter keeps its value.
-    estimator.device = device
+def _decoded(header, key, path):
     try:
-        net = estimator._initialize_net(
-            estimator.n_features_in_, description["batch_size"]
-        )
-    finally:
-        estimator.device = saved_device
-
-    try:
-        net.module_.load_state_dict(_unprefixed(_MODULE, tensors), strict=True)
-        net.criterion_.load_state_dict(_unprefixed(_CRITERION, tensors), strict=True)
-        optimizer = net.optimizer_.state_dict()
-        state = {}
-        for key, tensor in _unprefixed(_OPTIMIZER, tensors).items():
-            index, name = key.split(".", 1)
-            state.setdefault(int(index), {})[name] = tensor
-        net.optimizer_.load_state_dict(
-            {"state": state, "param_groups": optimizer["param_groups"]}
-        )
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ValueError(
-            f"The weights in {os.fspath(path)!r} do not fit the network that "
-            f"its parameters describe: {exc}"
-        ) from exc
-
-    # A generator's state only means something to a generator of the same
-    # kind; on another device type the freshly seeded one is kept.
-    for name, generator in _generators(net).items():
-        key = _GENERATOR + name
-        if description["generators"].get(name) == generator.device.type:
-            if key in tensors:
-                generator.set_state(tensors[key].to("cpu"))
-    net.history.extend(_decode(description["history"]))
-    return net
-
-
-def _generators(net):
-    generators = {}
-    if isinstance(net.shuffle_generator, torch.Generator):
-        generators["shuffle"] = net.shuffle_generator
-    for submodule in net.module_.modules():
-        generator = getattr(submodule, "generator", None)
-        if isinstance(generator, torch.Generator):
-            # attach_generator gives every random submodule the same one.
-            generators["module"] = generator
-            break
-    return generators
-
-
-def _prefixed(prefix, state_dict):
-    return {prefix + key: value for key, value in state_dict.items()}
-
-
-def _unprefixed(prefix, tensors):
-    return {
-        key[len(prefix) :]: value
-        for key, value in tensors.items()
-        if key.startswith(prefix)
-    }
+        value = decode(entry(header, key, dict, path), key)
+    except ValueError as exc:
+        if os.fspath(path) in str(exc):
+            raise
+        raise ValueError(f"Cannot load {path!r}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise invalid(path, key, f"must be a tagged JSON object, got {value!r:.80}.")
+    return value
 
 
 # ------------------------------------------------------------ header, JSON
@@ -354,50 +309,24 @@ def _public_name(cls):
     return None
 
 
-def _estimator_class(name):
+def _estimator_class(name, path):
     import skae
 
-    cls = getattr(skae, name, None) if isinstance(name, str) else None
-    if (
-        name not in skae.__all__
-        or not isinstance(cls, type)
-        or not issubclass(cls, BaseAutoEncoder)
-    ):
-        raise ValueError(
-            f"The file names the class {name!r}, which is not an estimator "
-            f"exported by skae ({', '.join(skae.__all__)}); refusing to load "
-            "it. skae.load only rebuilds skae's own estimators."
+    estimators = [
+        n
+        for n in skae.__all__
+        if isinstance(getattr(skae, n), type)
+        and issubclass(getattr(skae, n), BaseAutoEncoder)
+    ]
+    if not isinstance(name, str) or name not in estimators:
+        raise invalid(
+            path,
+            "class",
+            f"is {name!r:.80}, which is not an estimator exported by skae "
+            f"({', '.join(estimators)}); refusing to load it. skae.load only "
+            "rebuilds skae's own estimators.",
         )
-    return cls
-
-
-def _read_header(path):
-    try:
-        with safe_open(os.fspath(path), framework="pt", device="cpu") as file:
-            metadata = file.metadata() or {}
-    except SafetensorError as exc:
-        raise ValueError(
-            f"{os.fspath(path)!r} is not a safetensors file written by "
-            f"skae.save ({exc})."
-        ) from exc
-    try:
-        header = json.loads(metadata[_HEADER_KEY])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(
-            f"{os.fspath(path)!r} is a safetensors file but not one written by "
-            "skae.save: its header has no skae metadata."
-        ) from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        raise ValueError(f"{os.fspath(path)!r} was not written by skae.save.")
-    version = header.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(
-            f"{os.fspath(path)!r} is in skae file format version {version!r} "
-            f"(written by skae {header.get('versions', {}).get('skae', '?')}); "
-            f"this skae reads format version {FORMAT_VERSION}. Load it with a "
-            "matching version of skae."
-        )
-    return header
+    return getattr(skae, name)
 
 
 def _versions():
@@ -438,68 +367,3 @@ def _is_attribute_name(cls, name, params):
         and name not in params
         and not hasattr(cls, name)
     )
-
-
-# JSON has no tuples, arrays or devices: they are written as one-key objects
-# tagged with a name JSON data cannot otherwise produce here, since plain dicts
-# are tagged too.
-_ALLOWED_KINDS = "biuf"
-
-
-def _encode(value, what, name=""):
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, what, name) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, what, name) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"__dict__": {k: _encode(v, what, k) for k, v in value.items()}}
-    if isinstance(value, torch.device):
-        return {"__device__": str(value)}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in _ALLOWED_KINDS:
-            data = value.tolist()
-        elif value.dtype == object and all(isinstance(v, str) for v in value.flat):
-            data = value.tolist()
-        else:
-            data = None
-        if data is not None:
-            return {
-                "__ndarray__": data,
-                "dtype": value.dtype.str,
-                "shape": list(value.shape),
-            }
-    raise TypeError(
-        f"skae.save cannot store the {what} {name!r} of type "
-        f"{type(value).__module__}.{type(value).__qualname__}: only numbers, "
-        "strings, None, lists, tuples, str-keyed dicts, torch devices and "
-        "numeric or string numpy arrays are stored."
-    )
-
-
-def _decode(value):
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
-    if "__dict__" in value:
-        return {k: _decode(v) for k, v in value["__dict__"].items()}
-    if "__device__" in value:
-        return torch.device(value["__device__"])
-    if "__ndarray__" in value:
-        dtype = np.dtype(value["dtype"])
-        data = value["__ndarray__"]
-        strings = dtype.kind == "O" and all(isinstance(v, str) for v in data)
-        if dtype.kind not in _ALLOWED_KINDS and not strings:
-            raise ValueError(f"Refusing to load an array of dtype {dtype}.")
-        return np.array(data, dtype=dtype).reshape(value["shape"])
-    raise ValueError(f"Unknown entry in a skae file: {sorted(value)}.")

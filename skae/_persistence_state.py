@@ -42,7 +42,7 @@ class PortableState:
         state = dict(super().__getstate__())
         net = state.pop("net_", None)
         if net is not None:
-            from ._persistence import _net_state
+            from ._persistence_net import net_state as _net_state
 
             description, tensors = _net_state(net)
             state[NET_STATE] = {
@@ -60,7 +60,7 @@ class PortableState:
 
 
 def _rebuild(estimator, saved):
-    from ._persistence import _rebuild_net
+    from ._persistence_net import rebuild_net as _rebuild_net
 
     # Copies, so that the net never shares memory with the arrays it was read
     # from (joblib may hand over read-only memory maps) and 0-d arrays (Adam's

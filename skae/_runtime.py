@@ -41,6 +41,11 @@ def resolve_device(device):
             f"device={device!r} is not a torch device. Use 'auto', 'cpu', "
             "'cuda', 'cuda:<index>' or 'mps'."
         ) from exc
+    if resolved.type == "meta":
+        raise ValueError(
+            "device='meta' holds tensor shapes but no data: a model can neither "
+            "train nor compute there. Use 'auto', 'cpu', 'cuda' or 'mps'."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch.cuda.is_available() is "

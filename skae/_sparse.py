@@ -1,6 +1,6 @@
 """Sparse autoencoder: non-negative codes in which only a few units fire."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -9,6 +9,7 @@ from torch import nn
 
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
+from ._constraints import Count
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
 from ._modules import Standardize, TopK, dense_autoencoder
@@ -150,7 +151,7 @@ class SparseAutoEncoder(BaseAutoEncoder):
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
         "sparsity": [StrOptions({"topk", "l1"})],
-        "n_active": [Interval(Integral, 1, None, closed="left")],
+        "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],
     }
 

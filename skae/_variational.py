@@ -16,12 +16,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoEncoder
 from ._base import INFERENCE_BATCH_SIZE, BaseAutoEncoder
+from ._constraints import Count, is_bool
 from ._docs import inherit_docs
 from ._losses import ELBOLoss, gaussian_kl, log_likelihood, squared_error
 from ._modules import VariationalModule, variational_autoencoder
 from ._runtime import as_tensor, torch_threads
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+#: The smallest fixed ``noise_variance`` accepted.
+MIN_NOISE_VARIANCE = 1e-30
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
@@ -86,7 +91,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         Learned variances are kept within [1e-3, 1e3] by a smooth clamp, so
         that a constant feature cannot drive the likelihood to infinity. A
         float fixes the variance of every feature: the loss is then the
-        squared error divided by ``2 * noise_variance``, plus a constant.
+        squared error divided by ``2 * noise_variance``, plus a constant;
+        it must be at least 1e-30, as training computes in float32.
         Ignored with ``likelihood="bernoulli"``.
 
     warmup_epochs : int, default=0
@@ -214,10 +220,13 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         "likelihood": [StrOptions(set(VariationalModule.LIKELIHOODS))],
         "noise_variance": [
             StrOptions({"per_feature", "shared"}),
-            Interval(Real, 0, None, closed="neither"),
+            # The loss divides by it in float32: below about 3e-39 the
+            # inverse is inf and training "diverges" with a misleading
+            # remedy; 1e-30 still holds squared errors up to about 7e8.
+            Interval(Real, MIN_NOISE_VARIANCE, None, closed="left"),
         ],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "warmup_epochs": [Count(0)],
+        "n_importance_samples": [Count(1)],
     }
 
     def __init__(
@@ -381,7 +390,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             output is set to pandas (``set_output``).
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        if not isinstance(n_samples, Integral) or is_bool(n_samples) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer, got {n_samples!r}."
             )

@@ -455,7 +455,7 @@ def test_diverging_training_raises_and_keeps_no_nan(digits):
     assert_array_equal(warm.transform(X / 1e20), before)
 
 
-def test_keyboard_interrupt_keeps_weights_and_warns(digits, monkeypatch):
+def test_keyboard_interrupt_keeps_weights_and_propagates(digits, monkeypatch):
     X, _ = digits
     ae = small(max_iter=50, n_iter_no_change=50)
     original = skae._net.AutoEncoderNet.train_step
@@ -468,7 +468,7 @@ def test_keyboard_interrupt_keeps_weights_and_warns(digits, monkeypatch):
         return original(self, batch, **fit_params)
 
     monkeypatch.setattr(skae._net.AutoEncoderNet, "train_step", interrupt_at_step_30)
-    with pytest.warns(UserWarning, match="interrupted at epoch"):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         ae.fit(X)
     assert 0 < ae.n_iter_ < 50
     assert np.isfinite(ae.transform(X)).all()

@@ -9,6 +9,7 @@ from estimator_settings import make, n_features, parametrize_estimators
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+import skae
 import skae._net
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -68,12 +69,12 @@ def interrupt_at(monkeypatch):
 
 
 @parametrize_estimators
-def test_interrupt_keeps_weights_trained_so_far_and_says_so(cls, interrupt_at):
+def test_interrupt_keeps_weights_trained_so_far_and_propagates(cls, interrupt_at):
     X = data(cls)
     # 4 steps an epoch: step 10 is the second step of epoch 3.
     estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
     seen = interrupt_at(10)
-    with pytest.warns(UserWarning, match=r"interrupted at epoch 2;.*partial_fit"):
+    with pytest.raises(KeyboardInterrupt, match=r"last completed epoch.*partial_fit"):
         estimator.fit(X)
     assert estimator.net_.interrupted_
     assert estimator.n_iter_ == 2
@@ -84,12 +85,36 @@ def test_interrupt_keeps_weights_trained_so_far_and_says_so(cls, interrupt_at):
     assert np.isfinite(estimator.score_samples(X)).all()
 
 
+def test_interrupted_vae_describes_its_kept_epochs(interrupt_at):
+    # Variant attributes set after the base's (noise_variance_) are there too.
+    cls = skae.VariationalAutoEncoder
+    X = data(cls)
+    estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
+    interrupt_at(10)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(X)
+    variance = torch.exp(estimator.net_.module_.noise_logvar()).detach().numpy()
+    assert_array_equal(estimator.noise_variance_, np.broadcast_to(variance, 5))
+
+
+def test_interrupt_stops_a_loop_of_fits(interrupt_at):
+    cls = skae.AutoEncoder
+    X = data(cls)
+    # 3 epochs of 4 steps each: step 14 is in the second fit.
+    interrupt_at(14)
+    fitted = []
+    with pytest.raises(KeyboardInterrupt):
+        for seed in range(3):
+            fitted.append(make(cls, batch_size=10, random_state=seed).fit(X))
+    assert len(fitted) == 1
+
+
 @parametrize_estimators
 def test_training_continues_after_an_interrupt(cls, interrupt_at):
     X = data(cls)
     estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
     interrupt_at(10)
-    with pytest.warns(UserWarning, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt):
         estimator.fit(X)
     interrupted = weights(estimator)
     interrupt_at(None)
@@ -108,25 +133,48 @@ def test_training_continues_after_an_interrupt(cls, interrupt_at):
 
 
 @parametrize_estimators
-def test_interrupt_before_the_first_epoch_ends(cls, interrupt_at):
+def test_interrupt_before_the_first_epoch_ends_changes_nothing(cls, interrupt_at):
     X = data(cls)
     estimator = make(cls, batch_size=10)
     interrupt_at(1)
-    with pytest.warns(UserWarning, match="interrupted at epoch 0"):
+    with pytest.raises(KeyboardInterrupt):
         estimator.fit(X)
-    assert estimator.n_iter_ == 0
-    assert estimator.loss_curve_ == []
-    assert np.isfinite(estimator.transform(X)).all()
+    assert not hasattr(estimator, "n_iter_")
+    with pytest.raises(NotFittedError):
+        estimator.transform(X)
 
 
-def test_interrupting_partial_fit_warns_too(interrupt_at):
+@pytest.mark.parametrize("step", [2, 5])
+def test_interrupting_partial_fit(interrupt_at, step):
+    # Step 2 is inside the only epoch of this call: it is undone. Step 5 is
+    # never reached: 4 steps an epoch.
     cls = skae.AutoEncoder
     X = data(cls)
     estimator = make(cls, batch_size=10).fit(X)
-    interrupt_at(2)
-    with pytest.warns(UserWarning, match="interrupted at epoch 3"):
+    before = weights(estimator)
+    interrupt_at(step)
+    if step == 2:
+        with pytest.raises(KeyboardInterrupt):
+            estimator.partial_fit(X)
+        assert_same_weights(weights(estimator), before)
+        assert estimator.n_iter_ == 3
+    else:
         estimator.partial_fit(X)
+        assert estimator.n_iter_ == 4
+
+
+def test_interrupt_under_early_stopping_keeps_the_best_epoch(interrupt_at):
+    cls = skae.AutoEncoder
+    X = data(cls, n_samples=50)
+    estimator = make(
+        cls, batch_size=9, max_iter=20, early_stopping=True, n_iter_no_change=20
+    )
+    interrupt_at(16)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(X)
     assert estimator.n_iter_ == 3
+    assert len(estimator.validation_scores_) == 3
+    assert np.isfinite(estimator.transform(X)).all()
 
 
 @parametrize_estimators
@@ -152,7 +200,8 @@ def test_divergence_names_epoch_and_remedies(cls):
     estimator = make(cls, learning_rate_init=0.5)
     with pytest.raises(
         ValueError,
-        match=r"diverged at epoch 1.*No model was kept.*learning_rate_init "
+        match=r"diverged at epoch 1.*left as it was before this call.*"
+        r"learning_rate_init "
         r"\(currently 0.5\).*scale",
     ):
         estimator.fit(X)
@@ -209,3 +258,24 @@ def test_history_is_epoch_level_only(cls):
     estimator.partial_fit(X)
     assert len(estimator.net_.history) == 4
     assert estimator.net_.history[-1]["batches"] == []
+
+
+@pytest.mark.parametrize("step", [1, 10])
+def test_interrupt_closes_the_progress_bar(interrupt_at, monkeypatch, step):
+    # Step 1: no epoch completed, the call is undone; step 10: two are kept.
+    monkeypatch.setenv("SKAE_PROGRESS_BAR", "1")
+    closed = []
+    original = skae._net.EpochProgressBar.on_train_end
+
+    def on_train_end(self, net, **kwargs):
+        closed.append(getattr(self, "bar_", None) is not None)
+        original(self, net, **kwargs)
+
+    monkeypatch.setattr(skae._net.EpochProgressBar, "on_train_end", on_train_end)
+    cls = skae.AutoEncoder
+    estimator = make(cls, batch_size=10, max_iter=20, verbose=1)
+    interrupt_at(step)
+    with pytest.raises(KeyboardInterrupt):
+        estimator.fit(data(cls))
+    # on_train_begin closes a leftover bar first: the last call closes ours.
+    assert closed[-1] is True

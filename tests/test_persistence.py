@@ -235,13 +235,25 @@ def test_load_refuses_attributes_that_are_not_fitted_state(tmp_path, name):
         skae.load(path)
 
 
-def test_load_refuses_weights_of_another_architecture(tmp_path):
+@pytest.mark.parametrize(
+    "edit_built_with, message",
+    [
+        (False, r"params.hidden_layer_sizes is \(9,\), but the network in the file "),
+        (True, r"module\.encoder\.\S+ has shape \(\d+, 5\) in the file, but the"),
+    ],
+)
+def test_load_refuses_weights_of_another_architecture(
+    tmp_path, edit_built_with, message
+):
     path = tmp_path / "model.safetensors"
     skae.save(fitted(skae.AutoEncoder), path)
     header, tensors = read(path)
     header["params"]["__dict__"]["hidden_layer_sizes"] = {"__tuple__": [9]}
+    if edit_built_with:
+        built = header["attributes"]["__dict__"]["_built_with"]["__dict__"]
+        built["hidden_layer_sizes"] = {"__tuple__": [9]}
     rewrite(path, header, tensors)
-    with pytest.raises(ValueError, match="do not fit the network"):
+    with pytest.raises(ValueError, match=f"Cannot load .*model.safetensors.*{message}"):
         skae.load(path)
 
 
@@ -307,6 +319,7 @@ def test_model_saved_on_a_gpu_lands_on_the_cpu(tmp_path):
     # Rewrite the file as a CUDA machine writes it.
     header, tensors = read(path)
     header["params"]["__dict__"]["device"] = "cuda"
+    header["attributes"]["__dict__"]["_built_with"]["__dict__"]["device"] = "cuda"
     header["net"]["device_type"] = "cuda"
     header["net"]["generators"] = {"shuffle": "cuda"}
     rewrite(path, header, tensors)

@@ -7,6 +7,7 @@ from skae._runtime import (
     as_tensor,
     fused_adam_supported,
     make_generator,
+    resolve_device,
     threads_for,
     torch_threads,
 )
@@ -59,3 +60,9 @@ def test_torch_threads_takes_integers_scikit_learn_lets_through(n_threads):
     with torch_threads(n_threads):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("device", ["meta", torch.device("meta")])
+def test_resolve_device_refuses_meta(device):
+    with pytest.raises(ValueError, match="device='meta' holds.*no data.*'cpu'"):
+        resolve_device(device)

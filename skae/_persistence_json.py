@@ -1,0 +1,119 @@
+"""The JSON half of a skae file: parameters, fitted attributes, history.
+
+JSON has no tuples, arrays or devices: :func:`encode` writes them, and
+dicts, as tagged objects, and :func:`decode` reads them back, refusing
+anything else: no pickle, no import of a name taken from the file, and no
+array larger than the data written for it.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+
+# Tags are names JSON data cannot otherwise produce here, since plain dicts
+# are tagged too.
+_ALLOWED_KINDS = "biuf"
+
+
+def encode(value, what, name=""):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, what, name) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, what, name) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: encode(v, what, k) for k, v in value.items()}}
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in _ALLOWED_KINDS:
+            data = value.tolist()
+        elif value.dtype == object and all(isinstance(v, str) for v in value.flat):
+            data = value.tolist()
+        else:
+            data = None
+        if data is not None:
+            return {
+                "__ndarray__": data,
+                "dtype": value.dtype.str,
+                "shape": list(value.shape),
+            }
+    raise TypeError(
+        f"skae.save cannot store the {what} {name!r} of type "
+        f"{type(value).__module__}.{type(value).__qualname__}: only numbers, "
+        "strings, None, lists, tuples, str-keyed dicts, torch devices and "
+        "numeric or string numpy arrays are stored."
+    )
+
+
+def decode(value, where):
+    """The Python value of a JSON entry; ``where`` names it in errors.
+
+    Raises ValueError for anything :func:`encode` does not write.
+    """
+    if isinstance(value, list):
+        return [decode(v, where) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if (
+        len(value) == 1
+        and "__tuple__" in value
+        and isinstance(value["__tuple__"], list)
+    ):
+        return tuple(decode(v, where) for v in value["__tuple__"])
+    if len(value) == 1 and isinstance(value.get("__dict__"), dict):
+        return {k: decode(v, f"{where}.{k}") for k, v in value["__dict__"].items()}
+    if len(value) == 1 and isinstance(value.get("__device__"), str):
+        try:
+            return torch.device(value["__device__"])
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"{where} is not a device ({exc}).") from exc
+    if value.keys() == {"__ndarray__", "dtype", "shape"}:
+        return _decode_array(value, where)
+    raise ValueError(f"{where} holds an entry skae.save does not write: {value!r:.80}.")
+
+
+def _decode_array(value, where):
+    try:
+        dtype = np.dtype(value["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where} has an unknown dtype {value['dtype']!r}.") from exc
+    data, shape = value["__ndarray__"], value["shape"]
+    strings = (
+        dtype.kind == "O"
+        and isinstance(data, list)
+        and all(isinstance(v, str) for v in data)
+    )
+    # A plain numeric dtype only: a structured or sub-array dtype could make a
+    # few bytes of JSON allocate any amount of memory.
+    plain = dtype.kind in _ALLOWED_KINDS and dtype.fields is None and not dtype.shape
+    if not (plain or strings):
+        raise ValueError(f"{where}: refusing to load an array of dtype {dtype}.")
+    if not (
+        isinstance(shape, list)
+        and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+        )
+    ):
+        raise ValueError(f"{where} has an invalid array shape {shape!r}.")
+    try:
+        with np.errstate(all="raise"):
+            array = np.array(data, dtype=dtype)
+    except (TypeError, ValueError, OverflowError, FloatingPointError) as exc:
+        raise ValueError(
+            f"{where} holds an array that numpy cannot read ({exc})."
+        ) from exc
+    if array.size != int(np.prod(shape, dtype=object)):
+        raise ValueError(
+            f"{where} claims an array of shape {tuple(shape)} but holds "
+            f"{array.size} values."
+        )
+    return array.reshape(shape)
