@@ -3,6 +3,7 @@
 from ._autoencoder import AutoEncoder
 from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
+from ._imputer import AutoEncoderImputer
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
 from ._variational import VariationalAutoEncoder
@@ -11,4 +12,5 @@ __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
 __all__ += ["load", "save"]
 __all__ += ["VariationalAutoEncoder"]
 __all__ += ["ConvAutoEncoder"]
+__all__ += ["AutoEncoderImputer"]
 __version__ = "0.1.0"

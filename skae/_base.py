@@ -443,7 +443,7 @@ class BaseAutoEncoder(
         if dtype == torch.float32:
             _as_float32(X, f"{type(self).__name__} computes on {device} in float32")
 
-    def _validate_input(self, X, reset):
+    def _validate_input(self, X, reset, ensure_all_finite=True):
         columns = getattr(X, "columns", None)
         if columns is not None and len(set(columns)) != len(columns):
             duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1})
@@ -456,7 +456,13 @@ class BaseAutoEncoder(
             "ColumnTransformer."
         )
         try:
-            return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=ensure_all_finite,
+            )
         except ValueError as exc:
             self._raise_if_non_numeric(exc, hint)
             raise
@@ -507,9 +513,12 @@ def _as_float32(X, what):
 
 
 def _same_value(a, b):
-    """Parameter equality that also holds for arrays (an ``image_shape``)."""
+    """Parameter equality that also holds for arrays (an ``image_shape``) and
+    NaN (an imputer's ``missing_values``)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
+    if isinstance(a, Real) and isinstance(b, Real) and math.isnan(a) and math.isnan(b):
+        return True
     try:
         return bool(a == b)
     except (TypeError, ValueError):
