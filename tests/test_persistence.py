@@ -66,7 +66,8 @@ def assert_same_state(a, b):
         ):
             assert_array_equal(np.asarray(state_b[key]), np.asarray(value), key)
         else:
-            assert state_b[key] == value, key
+            # repr: NaN (in an imputer's _built_with) is not == NaN.
+            assert state_b[key] == value or repr(state_b[key]) == repr(value), key
 
 
 def test_every_public_estimator_has_small_settings():
@@ -89,15 +90,17 @@ def test_round_trip_is_bit_identical(cls, tmp_path):
     restored = skae.load(path)
 
     assert type(restored) is cls
-    assert restored.get_params() == estimator.get_params()
+    # Through repr, where NaN (an imputer's missing_values) equals NaN.
+    assert repr(restored.get_params()) == repr(estimator.get_params())
     assert_same_state(restored, estimator)
     assert restored.device_ == torch.device("cpu")
     codes = estimator.transform(X)
     assert_array_equal(restored.transform(X), codes)
-    assert_array_equal(
-        restored.inverse_transform(codes), estimator.inverse_transform(codes)
-    )
-    assert_array_equal(restored.score_samples(X), estimator.score_samples(X))
+    if hasattr(estimator, "inverse_transform"):  # not imputers
+        assert_array_equal(
+            restored.inverse_transform(codes), estimator.inverse_transform(codes)
+        )
+        assert_array_equal(restored.score_samples(X), estimator.score_samples(X))
     X32 = X.astype(np.float32)
     assert_array_equal(restored.transform(X32), estimator.transform(X32))
 
