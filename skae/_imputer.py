@@ -1,7 +1,7 @@
 """AutoEncoderImputer: missing values filled in by a masked, denoising autoencoder."""
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, MissingValues
@@ -50,10 +50,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
     hidden_weight : float, default=1.0
         Weight in the loss of the hidden observed entries, relative to the
         ones the network sees.
-
-    n_passes : int, default=1
-        Number of passes through the network in :meth:`transform`: after the
-        first, the imputed values replace the column means at the input.
 
     add_indicator : bool, default=False
         If True, a :class:`~sklearn.impute.MissingIndicator` transform is
@@ -195,7 +191,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         "missing_values": [MissingValues(numeric_only=True)],
         "mask_rate": [Interval(Real, 0, 1, closed="left")],
         "hidden_weight": [Interval(Real, 0, None, closed="neither")],
-        "n_passes": [Interval(Integral, 1, None, closed="left")],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
     }
@@ -207,7 +202,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         n_components=16,
         mask_rate=0.2,
         hidden_weight=1.0,
-        n_passes=1,
         add_indicator=False,
         keep_empty_features=False,
         hidden_layer_sizes=(128,),
@@ -232,7 +226,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         self.n_components = n_components
         self.mask_rate = mask_rate
         self.hidden_weight = hidden_weight
-        self.n_passes = n_passes
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -274,11 +267,11 @@ class AutoEncoderImputer(BaseAutoEncoder):
 
     def _score_batch(self, module, batch):
         x, observed = unpack(batch, self.n_features_in_)
-        reconstruction = module.decode(module.encode(batch))
+        reconstruction = module.reconstruct(batch)
         return -masked_squared_error(reconstruction, x, observed)
 
     def _impute_batch(self, module, batch):
-        return module.impute(batch, self.n_passes)
+        return module.impute(batch)
 
     def _validate_input(self, X, reset):
         """``X`` packed for the net: values (0 where missing) and observed mask."""

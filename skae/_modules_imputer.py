@@ -67,28 +67,25 @@ class MaskedAutoEncoderModule(nn.Module):
     def n_features(self):
         return self.fill.shape[0]
 
-    def _filled(self, x, observed):
-        return torch.where(observed > 0, x, self.fill.to(x.dtype))
+    def _inputs(self, x, seen):
+        """Encoder input: ``x`` where ``seen``, ``fill`` elsewhere; then the mask."""
+        return torch.cat([torch.where(seen > 0, x, self.fill.to(x.dtype)), seen], 1)
 
     def encode(self, batch):
         x, observed = unpack(batch, self.n_features)
-        return self.encoder(torch.cat([self._filled(x, observed), observed], dim=1))
+        return self.encoder(self._inputs(x, observed))
 
     def decode(self, z):
         return self.decoder(z)
 
-    def impute(self, batch, n_passes=1):
-        """Observed entries as they are, missing ones filled by the network.
+    def reconstruct(self, batch):
+        """Every feature of the batch, rebuilt from all its observed entries."""
+        return self.decoder(self.encode(batch))
 
-        With ``n_passes > 1`` the imputed values replace ``fill`` at the
-        input of the next pass (the mask stays the true one).
-        """
+    def impute(self, batch):
+        """Observed entries as they are, missing ones filled by the network."""
         x, observed = unpack(batch, self.n_features)
-        current = self._filled(x, observed)
-        for _ in range(n_passes):
-            code = self.encoder(torch.cat([current, observed], dim=1))
-            current = torch.where(observed > 0, x, self.decoder(code))
-        return current
+        return torch.where(observed > 0, x, self.reconstruct(batch))
 
     def forward(self, batch):
         # Hidden in evaluation mode too: skorch's validation loss then
@@ -97,14 +94,14 @@ class MaskedAutoEncoderModule(nn.Module):
         x, observed = unpack(batch, self.n_features)
         seen = observed
         if self.mask_rate > 0:
-            keep = torch.rand(
+            draw = torch.rand(
                 observed.shape,
                 generator=self.generator,
                 device=observed.device,
                 dtype=observed.dtype,
             )
-            seen = observed * (keep >= self.mask_rate).to(observed.dtype)
-        code = self.encoder(torch.cat([self._filled(x, seen), seen], dim=1))
+            seen = observed * (draw >= self.mask_rate).to(observed.dtype)
+        code = self.encoder(self._inputs(x, seen))
         return ImputerOutput(self.decoder(code), code, observed, observed - seen)
 
     def extra_repr(self):

@@ -102,15 +102,6 @@ def test_missing_values_other_than_nan():
         small(missing_values=-1.0).fit(X_nan)
 
 
-def test_n_passes_feed_imputations_back():
-    X, missing = with_holes(low_rank(), rate=0.3)
-    imputer = small().fit(X)
-    one = imputer.transform(X)
-    three = imputer.set_params(n_passes=3).transform(X)
-    assert_array_equal(three[~missing], one[~missing])
-    assert not np.array_equal(three[missing], one[missing])
-
-
 # ------------------------------------------------- empty features, indicator
 
 
@@ -177,7 +168,6 @@ def test_same_seed_same_result_and_global_rng_untouched():
     "params, match",
     [
         ({"mask_rate": 1.0}, "mask_rate"),
-        ({"n_passes": 0}, "n_passes"),
         ({"hidden_weight": 0}, "hidden_weight"),
         ({"missing_values": "?"}, "missing_values"),
         ({"add_indicator": "yes"}, "add_indicator"),
