@@ -485,6 +485,10 @@ def _encode(value, what, name=""):
 
 
 def _decode(value):
+    if isinstance(value, float) and value != value:
+        # NaN back as numpy's one NaN object, the default of missing_values:
+        # NaN != NaN, and parameter dicts compare equal only through identity.
+        return np.nan
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if not isinstance(value, dict):

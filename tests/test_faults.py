@@ -81,7 +81,8 @@ def test_interrupt_keeps_weights_trained_so_far_and_says_so(cls, interrupt_at):
     assert all(np.isfinite(estimator.loss_curve_))
     assert_same_weights(weights(estimator), seen["weights"])
     assert np.isfinite(estimator.transform(X)).all()
-    assert np.isfinite(estimator.score_samples(X)).all()
+    if hasattr(estimator, "score_samples"):  # not imputers
+        assert np.isfinite(estimator.score_samples(X)).all()
 
 
 @parametrize_estimators
