@@ -5,7 +5,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, MissingValues
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import BaseAutoEncoder
@@ -17,8 +16,21 @@ def _is_nan(value):
     return isinstance(value, Real) and math.isnan(value)
 
 
-def _never(estimator):
-    return False
+class _Absent:
+    """A base-class method an imputer does not have.
+
+    Any access, on the class or an instance, raises AttributeError, so that
+    ``hasattr`` is False and the API docs do not list it as inherited.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        raise AttributeError(
+            f"{owner.__name__} has no {self.name}: it returns completed data, "
+            "not codes or reconstructions. Use AutoEncoder for those."
+        )
 
 
 class AutoEncoderImputer(BaseAutoEncoder):
@@ -353,9 +365,9 @@ class AutoEncoderImputer(BaseAutoEncoder):
 
     # An imputer returns completed data: codes, reconstructions and a
     # reconstruction score are not part of its interface.
-    inverse_transform = available_if(_never)(BaseAutoEncoder.inverse_transform)
-    score_samples = available_if(_never)(BaseAutoEncoder.score_samples)
-    score = available_if(_never)(BaseAutoEncoder.score)
+    inverse_transform = _Absent()
+    score_samples = _Absent()
+    score = _Absent()
 
     # ----------------------------------------------------------- validation
 

@@ -207,6 +207,9 @@ def test_no_codes_or_reconstructions():
     imputer = small().fit(with_holes(low_rank())[0])
     for name in ("inverse_transform", "score_samples", "score"):
         assert not hasattr(imputer, name)
+        assert not hasattr(AutoEncoderImputer, name)
+    with pytest.raises(AttributeError, match="no inverse_transform.*completed data"):
+        imputer.inverse_transform(np.zeros((2, 2)))
     assert imputer.__sklearn_tags__().input_tags.allow_nan
     assert not small(missing_values=0).__sklearn_tags__().input_tags.allow_nan
 
