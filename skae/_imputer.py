@@ -126,18 +126,18 @@ class AutoEncoderImputer(BaseAutoEncoder):
 
     n_threads : int, "auto" or None, default="auto"
         torch intra-op threads while fitting (and transforming, when an int);
-        see :class:`AutoEncoder`.
+        see :class:`~skae.AutoEncoder`.
 
     verbose : int, default=0
         Print a table of losses per epoch when positive.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights; see
-        :class:`AutoEncoder`. The column means stay those of the first fit.
+        :class:`~skae.AutoEncoder`. The column means stay those of the first fit.
 
     Attributes
     ----------
-    statistics_ : ndarray of shape (n_features_in_,)
+    statistics_ : ndarray of shape (`n_features_in_`,)
         Mean of each feature over its observed entries in the first fit: the
         value missing entries take at the network's input. NaN for features
         with no observed value (which take 0).
