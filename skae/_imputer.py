@@ -88,8 +88,8 @@ class AutoEncoderImputer(BaseAutoEncoder):
 
     batch_size : int or "auto", default=32
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``. Smaller than
-        the other estimators' default: tables with holes are often small,
-        and more, noisier steps impute better on them (see the user guide).
+        the other estimators' default, for enough steps per epoch on the
+        small tables that imputation often deals with.
 
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
