@@ -59,10 +59,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         Fraction of the observed entries hidden from the network at each
         training step (fresh at every step), which it learns to fill in.
 
-    hidden_weight : float, default=1.0
-        Weight in the loss of the hidden observed entries, relative to the
-        ones the network sees.
-
     add_indicator : bool, default=False
         If True, a :class:`~sklearn.impute.MissingIndicator` transform is
         stacked onto the output: one column per feature that had missing
@@ -204,7 +200,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         "missing_values": [MissingValues(numeric_only=True)],
         "mask_rate": [Interval(Real, 0, 1, closed="left")],
-        "hidden_weight": [Interval(Real, 0, None, closed="neither")],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
     }
@@ -215,7 +210,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         missing_values=np.nan,
         n_components=16,
         mask_rate=0.2,
-        hidden_weight=1.0,
         add_indicator=False,
         keep_empty_features=False,
         hidden_layer_sizes=(128,),
@@ -239,7 +233,6 @@ class AutoEncoderImputer(BaseAutoEncoder):
         self.missing_values = missing_values
         self.n_components = n_components
         self.mask_rate = mask_rate
-        self.hidden_weight = hidden_weight
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -277,7 +270,7 @@ class AutoEncoderImputer(BaseAutoEncoder):
         )
 
     def _build_criterion(self):
-        return ObservedReconstructionLoss(self.hidden_weight)
+        return ObservedReconstructionLoss()
 
     def _score_batch(self, module, batch):
         x, observed = unpack(batch, self.n_features_in_)

@@ -129,18 +129,13 @@ class ObservedReconstructionLoss(nn.Module):
     """Mean squared error over the observed entries of a packed batch.
 
     For :class:`~skae._modules_imputer.ImputerOutput`: missing entries have no
-    target and count for nothing; observed entries hidden from the network
-    weigh ``hidden_weight`` times as much as the ones it saw, the imputation
-    being the point.
+    target and count for nothing. Observed entries hidden from the network
+    count as much as the ones it saw (weighing them more was measured no
+    better on digits, wine and breast cancer).
     """
-
-    def __init__(self, hidden_weight=1.0):
-        super().__init__()
-        self.hidden_weight = hidden_weight
 
     def forward(self, output, batch):
         n_features = output.reconstruction.shape[1]
         x = batch[:, :n_features]
-        weight = output.observed + (self.hidden_weight - 1) * output.hidden
-        error = (output.reconstruction - x).pow(2) * weight
-        return error.sum() / weight.sum().clamp_min(1)
+        error = (output.reconstruction - x).pow(2) * output.observed
+        return error.sum() / output.observed.sum().clamp_min(1)
