@@ -18,6 +18,12 @@ AutoEncoderImputer runs with its defaults, with ``random_state`` 0 to
 time the mean. The other imputers are deterministic. Times are from the same
 machine in the same run, and noisy on a busy one.
 
+Everything runs with one BLAS thread (threadpoolctl), as AutoEncoderImputer
+trains these small networks on one torch thread: on a shared machine,
+IterativeImputer's multi-threaded linear algebra was measured 50x slower
+(400 s instead of 7 s on digits) from oversubscription alone, which made its
+time meaningless as a yardstick.
+
 Run: ``python benchmarks/bench_impute.py [--seeds 3]``.
 """
 
@@ -31,6 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from skae import AutoEncoderImputer
 
@@ -111,4 +118,5 @@ def main(n_seeds):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    main(parser.parse_args().seeds)
+    with threadpool_limits(1):
+        main(parser.parse_args().seeds)
