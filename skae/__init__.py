@@ -3,6 +3,7 @@
 from ._autoencoder import AutoEncoder
 from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
+from ._imputer import AutoEncoderImputer
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
 from ._to_onnx import to_onnx
@@ -13,4 +14,5 @@ __all__ += ["load", "save"]
 __all__ += ["VariationalAutoEncoder"]
 __all__ += ["ConvAutoEncoder"]
 __all__ += ["to_onnx"]
+__all__ += ["AutoEncoderImputer"]
 __version__ = "0.1.0"

@@ -497,7 +497,7 @@ class BaseAutoEncoder(
         if dtype == torch.float32:
             _as_float32(X, f"{type(self).__name__} computes on {device} in float32")
 
-    def _validate_input(self, X, reset):
+    def _validate_input(self, X, reset, ensure_all_finite=True):
         columns = getattr(X, "columns", None)
         if columns is not None and len(set(columns)) != len(columns):
             duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1})
@@ -517,7 +517,13 @@ class BaseAutoEncoder(
                 "and durations into numbers first, or drop these columns."
             )
         try:
-            return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=ensure_all_finite,
+            )
         except ValueError as exc:
             self._raise_if_non_numeric(exc, hint)
             raise

@@ -11,7 +11,8 @@ different value is the same network (``[8]`` and ``(8,)``, ``"auto"`` and the
 device it chose).
 """
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -35,10 +36,13 @@ class Count(Interval):
 
 
 def same_value(a, b):
-    """Parameter equality that also holds for arrays (an ``image_shape``), and
-    for a list and a tuple of the same widths."""
+    """Parameter equality that also holds for arrays (an ``image_shape``), for
+    a list and a tuple of the same widths, and for NaN (an imputer's
+    ``missing_values``)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
+    if isinstance(a, Real) and isinstance(b, Real) and math.isnan(a) and math.isnan(b):
+        return True
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(map(same_value, a, b))
     try:

@@ -113,3 +113,29 @@ class ELBOLoss(nn.Module):
         annealed = (weight * kl - reconstruction).mean()
         # The value of ``loss``, the gradient of ``annealed``.
         return loss.detach() + (annealed - annealed.detach())
+
+
+def masked_squared_error(reconstruction, x, weight):
+    """Weighted mean over features of the squared error, one value per sample.
+
+    Entries of weight 0 (missing ones) count for nothing; a row with no
+    weight at all scores 0 rather than NaN.
+    """
+    total = ((reconstruction - x).pow(2) * weight).sum(dim=1)
+    return total / weight.sum(dim=1).clamp_min(1)
+
+
+class ObservedReconstructionLoss(nn.Module):
+    """Mean squared error over the observed entries of a packed batch.
+
+    For :class:`~skae._modules_imputer.ImputerOutput`: missing entries have no
+    target and count for nothing. Observed entries hidden from the network
+    count as much as the ones it saw (weighing them more was measured no
+    better on digits, wine and breast cancer).
+    """
+
+    def forward(self, output, batch):
+        n_features = output.reconstruction.shape[1]
+        x = batch[:, :n_features]
+        error = (output.reconstruction - x).pow(2) * output.observed
+        return error.sum() / output.observed.sum().clamp_min(1)

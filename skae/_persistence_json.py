@@ -59,6 +59,10 @@ def decode(value, where):
 
     Raises ValueError for anything :func:`encode` does not write.
     """
+    if isinstance(value, float) and value != value:
+        # NaN back as numpy's one NaN object, the default of missing_values:
+        # NaN != NaN, and parameter dicts compare equal only through identity.
+        return np.nan
     if isinstance(value, list):
         return [decode(v, where) for v in value]
     if not isinstance(value, dict):

@@ -5,6 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import (
     AutoEncoder,
+    AutoEncoderImputer,
     ConvAutoEncoder,
     DenoisingAutoEncoder,
     SparseAutoEncoder,
@@ -21,6 +22,7 @@ ESTIMATORS = [
     ),
     VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
     ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
+    AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
 ]
 
 # Checks that cannot pass, with the reason. Empty while every check passes.

@@ -1,4 +1,7 @@
-"""The input contract of every estimator, fuzzed with hypothesis.
+"""The input contract of every encoder, fuzzed with hypothesis.
+
+Imputers take NaN and return completed data: tests/test_imputer.py holds
+their contract.
 
 Good input (any numeric dtype, any shape with at least one sample and one
 feature, constant columns, tiny or large values) trains and gives finite
@@ -20,10 +23,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from estimator_settings import (
-    ESTIMATOR_CLASSES,
+    ENCODER_CLASSES,
     make,
     n_features,
-    parametrize_estimators,
+    parametrize_encoders,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -109,14 +112,14 @@ def good_arrays(draw, cls, dtypes=GOOD_DTYPES):
 
 
 def test_every_public_estimator_is_fuzzed():
-    assert {c.__name__ for c in ESTIMATOR_CLASSES} >= {
+    assert {c.__name__ for c in ENCODER_CLASSES} >= {
         "AutoEncoder",
         "DenoisingAutoEncoder",
         "SparseAutoEncoder",
     }
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(data=st.data())
 def test_good_input_of_any_dtype_and_shape_gives_finite_output(cls, data):
@@ -126,7 +129,7 @@ def test_good_input_of_any_dtype_and_shape_gives_finite_output(cls, data):
     assert_finite_outputs(estimator, X)
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(data=st.data())
 def test_object_arrays_of_numbers_are_numeric_input(cls, data):
@@ -135,7 +138,7 @@ def test_object_arrays_of_numbers_are_numeric_input(cls, data):
     assert_finite_outputs(estimator, X)
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(
     exponent=st.integers(-300, 300),
@@ -162,7 +165,7 @@ def test_any_magnitude_trains_or_reports_a_clear_error(cls, exponent, float32, s
     assert np.isfinite(estimator.score_samples(X)).all()
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(exponent=st.integers(-300, 30), seed=st.integers(0, 2**16))
 def test_fitted_model_transforms_tiny_and_large_values(cls, exponent, seed):
@@ -172,7 +175,7 @@ def test_fitted_model_transforms_tiny_and_large_values(cls, exponent, seed):
     assert np.isfinite(estimator.score_samples(Z)).all()
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_one_sample_and_one_feature(cls):
     one_sample = np.arange(features(cls, 4), dtype=float)[None, :]
     assert_finite_outputs(make(cls, max_iter=2).fit(one_sample), one_sample)
@@ -186,7 +189,7 @@ def test_one_sample_and_one_feature(cls):
 # -------------------------------------------------------------- bad input
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(data=st.data())
 def test_nan_and_inf_anywhere_are_refused(cls, data):
@@ -239,7 +242,7 @@ def _bad_input(cls, name):
     return X, error, match
 
 
-@parametrize_estimators
+@parametrize_encoders
 @pytest.mark.parametrize("name", list(BAD_INPUTS))
 def test_bad_input_gets_a_clear_error_everywhere(cls, name):
     X, error, match = _bad_input(cls, name)
@@ -256,7 +259,7 @@ def test_bad_input_gets_a_clear_error_everywhere(cls, name):
         assert not_from_torch(info.value), method
 
 
-@parametrize_estimators
+@parametrize_encoders
 @pytest.mark.parametrize("name", ["complex", "strings", "csr", "None", "1-D"])
 def test_bad_codes_get_a_clear_error_at_inverse_transform(cls, name):
     X, error, match = BAD_INPUTS[name]
@@ -269,7 +272,7 @@ def test_bad_codes_get_a_clear_error_at_inverse_transform(cls, name):
         estimator.inverse_transform(X)
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_wrong_widths_are_refused(cls):
     estimator, X = fitted(cls)
     wider = np.hstack([X, X[:, :1]])
@@ -281,7 +284,7 @@ def test_wrong_widths_are_refused(cls):
         estimator.inverse_transform(codes)
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_junk_never_leaks_a_torch_error(cls, data):
@@ -316,7 +319,7 @@ def test_fuzzed_junk_never_leaks_a_torch_error(cls, data):
 # ------------------------------------------------------------------ pandas
 
 
-@parametrize_estimators
+@parametrize_encoders
 @FUZZ
 @given(data=st.data())
 def test_pandas_with_mixed_dtypes_and_string_names(cls, data):
@@ -342,7 +345,7 @@ def test_pandas_with_mixed_dtypes_and_string_names(cls, data):
     assert np.isfinite(estimator.transform(frame)).all()
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_pandas_non_string_column_names_are_ignored_as_names(cls):
     X = np.random.default_rng(0).random((10, features(cls, 3)))
     for columns in (list(range(X.shape[1])), [(i, "x") for i in range(X.shape[1])]):
@@ -352,7 +355,7 @@ def test_pandas_non_string_column_names_are_ignored_as_names(cls):
         assert np.isfinite(estimator.transform(frame)).all()
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_pandas_mixed_or_duplicated_column_names_are_refused(cls):
     X = np.random.default_rng(0).random((10, max(2, features(cls, 3))))
     mixed = pd.DataFrame(X, columns=["a", *range(1, X.shape[1])])
@@ -368,7 +371,7 @@ def test_pandas_mixed_or_duplicated_column_names_are_refused(cls):
         fitted_model.transform(duplicated)
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_pandas_non_numeric_columns_are_refused(cls):
     n_cols = features(cls, 3)
     frame = pd.DataFrame(np.ones((4, n_cols)), columns=[f"c{i}" for i in range(n_cols)])
@@ -380,7 +383,7 @@ def test_pandas_non_numeric_columns_are_refused(cls):
         make(cls, max_iter=2).fit(frame)
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_wrong_feature_names_at_transform(cls):
     X = np.random.default_rng(0).random((10, max(2, features(cls, 3))))
     names = [f"c{i}" for i in range(X.shape[1])]
@@ -425,7 +428,7 @@ def _record_rows(estimator):
     return rows
 
 
-@parametrize_estimators
+@parametrize_encoders
 def test_inference_runs_in_bounded_batches(cls, monkeypatch):
     X = np.random.default_rng(0).random((11, features(cls, 4)))
     estimator = make(cls, max_iter=2).fit(X)

@@ -66,7 +66,9 @@ def assert_same_state(a, b):
         ):
             assert_array_equal(np.asarray(state_b[key]), np.asarray(value), key)
         else:
-            assert state_b[key] == value, key
+            # In lists, identity counts as equality: np.nan (an imputer's
+            # missing_values, loaded back as np.nan) equals itself.
+            assert [state_b[key]] == [value], key
 
 
 def test_every_public_estimator_has_small_settings():
@@ -94,10 +96,11 @@ def test_round_trip_is_bit_identical(cls, tmp_path):
     assert restored.device_ == torch.device("cpu")
     codes = estimator.transform(X)
     assert_array_equal(restored.transform(X), codes)
-    assert_array_equal(
-        restored.inverse_transform(codes), estimator.inverse_transform(codes)
-    )
-    assert_array_equal(restored.score_samples(X), estimator.score_samples(X))
+    if hasattr(estimator, "inverse_transform"):  # not imputers
+        assert_array_equal(
+            restored.inverse_transform(codes), estimator.inverse_transform(codes)
+        )
+        assert_array_equal(restored.score_samples(X), estimator.score_samples(X))
     X32 = X.astype(np.float32)
     assert_array_equal(restored.transform(X32), estimator.transform(X32))
 
