@@ -27,7 +27,10 @@ def observe(estimator, X, tmp_path):
     skae.save(estimator, path)
     return {
         "transform": estimator.transform(X),
-        "scores": estimator.score_samples(X),
+        # An imputer has no scores: it returns completed data.
+        "scores": (
+            estimator.score_samples(X) if hasattr(estimator, "score_samples") else None
+        ),
         "names": estimator.get_feature_names_out(),
         "file": path.read_bytes(),
     }
