@@ -79,29 +79,33 @@ class InputNoise(nn.Module):
         self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
         self.generator = None
 
-    def _uniform(self, x):
-        return torch.rand(
-            x.shape, generator=self.generator, device=x.device, dtype=x.dtype
-        )
-
     def forward(self, x):
         if not self.training or self.level == 0:
             return x
+        return self.corrupt(x, self.generator)
+
+    def corrupt(self, x, generator=None):
+        """``x`` corrupted, whatever the mode: for scoring a denoiser on
+        held-out rows with noise drawn from ``generator``."""
         if self.kind == "gaussian":
             noise = torch.randn(
-                x.shape, generator=self.generator, device=x.device, dtype=x.dtype
+                x.shape, generator=generator, device=x.device, dtype=x.dtype
             )
             return x + self.level * noise
         if self.kind == "masking":
-            keep = self._uniform(x) >= self.level
+            keep = _uniform(x, generator) >= self.level
             return x * keep / (1 - self.level)
-        corrupted = self._uniform(x) < self.level
-        salt = self._uniform(x) < 0.5
+        corrupted = _uniform(x, generator) < self.level
+        salt = _uniform(x, generator) < 0.5
         extreme = torch.where(salt, self.high.to(x.dtype), self.low.to(x.dtype))
         return torch.where(corrupted, extreme, x)
 
     def extra_repr(self):
         return f"kind={self.kind!r}, level={self.level}"
+
+
+def _uniform(x, generator):
+    return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def mlp(sizes, activation="relu", dropout=0.0, last_activation=False):

@@ -29,6 +29,9 @@ from tqdm import tqdm
 
 from ._runtime import as_tensor, fused_adam_supported
 
+#: Seeds the noise a denoiser's held-out rows are scored with.
+VALIDATION_NOISE_SEED = 0
+
 
 def _dataset_tensor(dataset):
     if isinstance(dataset, Subset):
@@ -43,13 +46,16 @@ class TensorBatches:
     of Python integers; for the small models these estimators are used with,
     that costs about as much as the training step itself. Each batch is a
     gather of one slice of the permutation, so memory stays at one batch.
+    With ``targets`` (the clean rows of corrupted inputs ``X``), batches are
+    ``(x, target)`` pairs; otherwise ``(x, None)``: x is its own target.
     """
 
-    def __init__(self, X, batch_size, shuffle=False, generator=None):
+    def __init__(self, X, batch_size, shuffle=False, generator=None, targets=None):
         self.X = X
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.targets = targets
 
     def __len__(self):
         return math.ceil(len(self.X) / self.batch_size)
@@ -60,9 +66,10 @@ class TensorBatches:
         if self.shuffle:
             order = torch.randperm(n_samples, generator=self.generator)
         for start in range(0, n_samples, self.batch_size):
-            stop = start + self.batch_size
-            batch = self.X[start:stop] if order is None else self.X[order[start:stop]]
-            yield batch, None
+            rows = slice(start, start + self.batch_size)
+            if order is not None:
+                rows = order[rows]
+            yield self.X[rows], None if self.targets is None else self.targets[rows]
 
 
 class DivergenceCheck(Callback):
@@ -338,34 +345,59 @@ class AutoEncoderNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if self.batch_size != -1 else len(dataset)
-        return TensorBatches(
-            _dataset_tensor(dataset),
-            batch_size,
-            shuffle=training and self.shuffle,
-            generator=self.shuffle_generator,
-        )
+        if training:
+            return TensorBatches(
+                _dataset_tensor(dataset),
+                batch_size,
+                shuffle=self.shuffle,
+                generator=self.shuffle_generator,
+            )
+        inputs, targets = self.validation_pairs(dataset)
+        return TensorBatches(inputs, batch_size, targets=targets)
+
+    def validation_pairs(self, dataset):
+        """Inputs and targets to score held-out rows on.
+
+        A denoiser (a module whose ``corruption`` can ``corrupt``) is scored on
+        what it is trained for, clean rows from corrupted ones: otherwise the
+        identity, a full-rank PCA start for one, would be a perfect model.
+        The noise comes from a fixed seed, the same at every epoch, so that
+        epochs compare on equal terms. Others: the rows are their own targets.
+        """
+        X = _dataset_tensor(dataset)
+        corrupt = getattr(getattr(self.module_, "corruption", None), "corrupt", None)
+        if corrupt is None:
+            return X, None
+        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
+        return corrupt(X, generator), X
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, X)
+        # The target is the input itself, or the clean rows of a corrupted
+        # validation input (see validation_pairs).
+        return self.criterion_(y_pred, X if y_true is None else y_true)
 
     @torch.no_grad()
     def chunk_losses(self, dataset, n_chunks):
         """The mean loss over each of up to ``n_chunks`` consecutive chunks
         of ``dataset``, in evaluation mode."""
-        X = _dataset_tensor(dataset)
-        losses = [
-            self.validation_step((chunk, None))["loss"].item()
-            for chunk in X.tensor_split(min(n_chunks, len(X)))
-        ]
-        return np.asarray(losses)
+        inputs, targets = self.validation_pairs(dataset)
+        n_chunks = min(n_chunks, len(inputs))
+        chunks = zip(
+            inputs.tensor_split(n_chunks),
+            [None] * n_chunks if targets is None else targets.tensor_split(n_chunks),
+            strict=True,
+        )
+        return np.asarray(
+            [self.validation_step(chunk)["loss"].item() for chunk in chunks]
+        )
 
     @torch.no_grad()
     def mean_loss(self, dataset):
         """The loss over ``dataset`` as skorch's ``valid_loss`` computes it:
         in evaluation mode, batch losses weighted by batch size."""
         total, n_samples = 0.0, 0
-        for x, _ in self.get_iterator(dataset, training=False):
-            loss = self.validation_step((x, None))["loss"]
+        for x, target in self.get_iterator(dataset, training=False):
+            loss = self.validation_step((x, target))["loss"]
             total += loss.item() * len(x)
             n_samples += len(x)
         return total / n_samples

@@ -94,3 +94,17 @@ def test_module_output_is_deterministic_in_eval_mode():
     module = dense_autoencoder(6, 2, (4,), dropout=0.5).eval()
     x = torch.rand(5, 6)
     assert_array_equal(module(x)[0].detach().numpy(), module(x)[0].detach().numpy())
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "masking", "salt_and_pepper"])
+def test_input_noise_corrupt_draws_what_training_mode_draws(kind):
+    from skae._modules import InputNoise
+
+    x = torch.rand(20, 5)
+    noise = InputNoise(kind, 0.3)
+    noise.generator = torch.Generator().manual_seed(3)
+    trained = noise.train()(x)
+    corrupted = noise.eval().corrupt(x, torch.Generator().manual_seed(3))
+    assert torch.equal(trained, corrupted)
+    assert not torch.equal(corrupted, x)
+    assert torch.equal(noise(x), x)  # eval mode: no noise

@@ -236,3 +236,20 @@ def test_small_table_keeps_pca_unless_an_epoch_beats_it_clearly(
         ae.inverse_transform(ae.transform(X)), pca_reconstruction(pca, X), atol=1e-5
     )
     assert same == stays_pca
+
+
+def test_denoiser_is_scored_on_noisy_held_out_rows():
+    # A full-rank PCA start is the identity: perfect on clean rows, and no
+    # denoiser. Scored on noisy held-out rows, its error is the noise's
+    # variance, which training must beat.
+    X = np.random.default_rng(0).normal(size=(300, 6))
+    dae = DenoisingAutoEncoder(
+        6,
+        noise="gaussian",
+        noise_level=0.3,
+        learning_rate_init=1e-12,
+        max_iter=1,
+        random_state=0,
+    ).fit(X)
+    assert_allclose(-dae.best_validation_score_, 0.09, rtol=0.15)
+    assert_allclose(dae.inverse_transform(dae.transform(X)), X, atol=1e-4)
