@@ -54,7 +54,14 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
     fits with the same integer ``random_state`` give bit-identical models,
     and torch's global random state is never used. ``loss_curve_`` holds the
     training loss on corrupted inputs, while ``reconstruction_error_`` and
-    ``score`` measure the reconstruction of clean ones.
+    ``score`` measure the reconstruction of clean ones. With
+    ``early_stopping=True``, the held-out rows are scored as a denoiser is
+    used: corrupted (with noise from a fixed seed), against the clean rows.
+
+    With ``n_components`` at least the number of features, the PCA start is
+    the identity, which removes no noise: early stopping keeps it only if no
+    epoch denoises better, but ``init="random"`` is usually the better start
+    for such a wide code.
 
     Examples
     --------
