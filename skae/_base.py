@@ -50,13 +50,13 @@ INFERENCE_BATCH_SIZE = 4096
 #: Parameters that may change between a fit and a warm start (warm_start=True,
 #: partial_fit): they steer how the existing network goes on training, or are
 #: read at call time. Every other parameter describes the network or its loss,
-#: which a warm start keeps as it was built.
+#: which a warm start keeps as it was built. A variant adds its own in
+#: ``_warm_start_params``.
 WARM_START_PARAMS = frozenset(
     {
         "batch_size",
         "learning_rate_init",
         "max_iter",
-        "n_importance_samples",
         "n_iter_no_change",
         "n_threads",
         "random_state",
@@ -292,12 +292,17 @@ class BaseAutoEncoder(
             verbose=self.verbose,
         )
 
+    #: A variant's own parameters that a warm start may change (read at call
+    #: time, say), on top of WARM_START_PARAMS.
+    _warm_start_params = frozenset()
+
     def _architecture_params(self):
         """The parameters a warm start must not change (see WARM_START_PARAMS)."""
+        free = WARM_START_PARAMS | self._warm_start_params
         return {
             name: value
             for name, value in self.get_params(deep=False).items()
-            if name not in WARM_START_PARAMS
+            if name not in free
         }
 
     def _check_built_with(self, action):

@@ -119,6 +119,17 @@ def _image_shape(value, attributes):
     return None
 
 
+def _feature_indices(value, attributes):
+    n = attributes.get("n_features_in_")
+    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
+        return "must be an array of feature indices"
+    if value.ndim != 1 or not np.all((value >= 0) & (value < n)):
+        return f"must be indices of features, in [0, {n})"
+    if np.any(np.diff(value) <= 0):
+        return "must be increasing, without repeats"
+    return None
+
+
 def _built_with(value, attributes):
     return None if isinstance(value, dict) else "must be a dict"
 
@@ -136,6 +147,9 @@ ATTRIBUTE_CHECKS = {
     "image_shape_": _image_shape,
     "noise_variance_": _optional(_per_feature),
     "_noise_range": _noise_range,
+    "statistics_": _per_feature,
+    "_empty_features": _feature_indices,
+    "_indicator_features": _feature_indices,
     "_score_seed": _count(0),
     "_built_with": _built_with,
 }
@@ -151,6 +165,9 @@ REQUIRED = {
     "image_shape_": "image_shape",
     "_score_seed": "likelihood",
     "_noise_range": "noise",
+    "statistics_": "missing_values",
+    "_empty_features": "missing_values",
+    "_indicator_features": "missing_values",
 }
 
 

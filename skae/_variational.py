@@ -214,6 +214,9 @@ class VariationalAutoEncoder(BaseAutoEncoder):
     (3,)
     """
 
+    # Read when scoring, not when training.
+    _warm_start_params = frozenset({"n_importance_samples"})
+
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
         "beta": [Interval(Real, 0, None, closed="left")],

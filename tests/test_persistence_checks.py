@@ -318,3 +318,22 @@ def _fitted_cache(cls):
             header, tensors = read(path)
         _CACHE[cls] = (estimator, X, header, tensors)
     return _CACHE[cls]
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("_empty_features", 5),
+        ("_indicator_features", {"__ndarray__": [99], "dtype": "<i8", "shape": [1]}),
+        ("statistics_", None),
+    ],
+)
+def test_imputer_attributes_are_checked(key, value):
+    _, _, header, tensors = _fitted_cache(skae.AutoEncoderImputer)
+    header = json.loads(json.dumps(header))
+    header["attributes"]["__dict__"][key] = value
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.safetensors")
+        rewrite(path, header, tensors)
+        with pytest.raises(ValueError, match=rf"{key}"):
+            skae.load(path)
