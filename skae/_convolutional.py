@@ -9,7 +9,7 @@ from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder, positive_ints
 from ._constraints import Count, is_bool
 from ._docs import inherit_docs
-from ._modules import conv_autoencoder
+from ._modules_conv import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
 from ._warnings import warn
 

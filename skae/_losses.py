@@ -75,7 +75,7 @@ class ELBOLoss(nn.Module):
     """Negative evidence lower bound, averaged over samples (nats per sample).
 
     ``-log p(x|z) + beta * KL(q(z|x) || N(0, I))`` for the module output
-    :class:`~skae._modules.VAEOutput`. With ``warmup_epochs`` the gradient
+    :class:`~skae._modules_variational.VAEOutput`. With ``warmup_epochs`` the gradient
     follows the objective with a KL weight rising linearly from
     ``beta / warmup_epochs`` at epoch 1 to ``beta`` at epoch
     ``warmup_epochs``, while the value reported (the training loss that

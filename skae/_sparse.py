@@ -12,7 +12,8 @@ from ._base import BaseAutoEncoder
 from ._constraints import Count
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
-from ._modules import Standardize, TopK, dense_autoencoder
+from ._modules import dense_autoencoder
+from ._modules_sparse import Standardize, TopK
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))

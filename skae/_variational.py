@@ -19,7 +19,7 @@ from ._base import INFERENCE_BATCH_SIZE, BaseAutoEncoder
 from ._constraints import Count, is_bool
 from ._docs import inherit_docs
 from ._losses import ELBOLoss, gaussian_kl, log_likelihood, squared_error
-from ._modules import VariationalModule, variational_autoencoder
+from ._modules_variational import VariationalModule, variational_autoencoder
 from ._runtime import as_tensor, torch_threads
 
 _LOG_2PI = math.log(2 * math.pi)

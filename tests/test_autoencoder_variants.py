@@ -13,7 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skae import AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder
 from skae._docs import _entries, _sections
 from skae._losses import L1CodeLoss
-from skae._modules import InputNoise, Standardize, TopK
+from skae._modules import InputNoise
+from skae._modules_sparse import Standardize, TopK
 from skae._noise import feature_range, input_noise
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -13,13 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 from skae import ConvAutoEncoder, DenoisingAutoEncoder
-from skae._modules import (
-    FromImages,
-    InputNoise,
-    ToImages,
-    conv_autoencoder,
-    reset_parameters,
-)
+from skae._modules import InputNoise, reset_parameters
+from skae._modules_conv import FromImages, ToImages, conv_autoencoder
 from skae._noise import DenoisingMixin
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

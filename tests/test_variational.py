@@ -24,7 +24,7 @@ from skae._losses import (
     gaussian_kl,
     gaussian_log_density,
 )
-from skae._modules import VAEOutput, variational_autoencoder
+from skae._modules_variational import VAEOutput, variational_autoencoder
 from skae._net import RelativeEarlyStopping
 from skae._variational import _row_normals
 
