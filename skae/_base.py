@@ -479,7 +479,12 @@ class BaseAutoEncoder(
             return copy.deepcopy(module).double().eval(), torch.float64, device
         return module.eval(), torch.float32, device
 
-    def _forward_batches(self, fn, X, n_outputs):
+    def _forward_batches(self, fn, X, n_outputs, rows=None):
+        """``fn(module, batch)`` over ``X``, ``rows`` at a time, as one array.
+
+        ``rows`` defaults to ``INFERENCE_BATCH_SIZE``, read at call time.
+        """
+        rows = rows or INFERENCE_BATCH_SIZE
         module, dtype, device = self._inference_module()
         self._check_inference_range(X, dtype, device)
         out_dtype = np.float32 if X.dtype == np.float32 else np.float64
@@ -488,8 +493,8 @@ class BaseAutoEncoder(
         out = np.empty(shape, dtype=out_dtype)
         n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
         with torch.no_grad(), torch_threads(n_threads):
-            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
-                stop = start + INFERENCE_BATCH_SIZE
+            for start in range(0, n_samples, rows):
+                stop = start + rows
                 batch = as_tensor(X[start:stop]).to(device=device, dtype=dtype)
                 out[start:stop] = fn(module, batch).cpu().numpy()
         return out

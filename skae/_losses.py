@@ -71,6 +71,22 @@ def gaussian_kl(mu, logvar):
     return 0.5 * (mu.pow(2) + torch.exp(logvar) - 1 - logvar).sum(-1)
 
 
+def importance_log_weights(reconstruction, z, eps, logvar):
+    """``log p(x|z) + log p(z) - log q(z|x)`` of ``z = mu + exp(logvar / 2) * eps``.
+
+    ``reconstruction`` is ``log p(x|z)`` per draw, shape (n, draws); ``z`` and
+    ``eps`` are (n, draws, k); ``logvar`` broadcasts against them.
+    """
+    log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+    log_posterior = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)
+    return reconstruction + log_prior - log_posterior
+
+
+def importance_weighted_bound(log_weights):
+    """The importance-weighted bound on ``log p(x)`` from (n, draws) log-weights."""
+    return torch.logsumexp(log_weights, dim=1) - math.log(log_weights.shape[1])
+
+
 class ELBOLoss(nn.Module):
     """Negative evidence lower bound, averaged over samples (nats per sample).
 

@@ -1,11 +1,9 @@
 """Variational autoencoder: a generative model with likelihood scores."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from scipy.special import ndtri
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import (
@@ -14,16 +12,21 @@ from sklearn.utils._set_output import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from . import _base
 from ._autoencoder import AutoEncoder
-from ._base import INFERENCE_BATCH_SIZE, BaseAutoEncoder
+from ._base import BaseAutoEncoder
 from ._constraints import Count, is_bool
 from ._docs import inherit_docs
-from ._losses import ELBOLoss, gaussian_kl, log_likelihood, squared_error
+from ._losses import (
+    ELBOLoss,
+    gaussian_kl,
+    importance_log_weights,
+    importance_weighted_bound,
+    log_likelihood,
+    squared_error,
+)
 from ._modules_variational import VariationalModule, variational_autoencoder
-from ._runtime import as_tensor, torch_threads
-
-_LOG_2PI = math.log(2 * math.pi)
-
+from ._row_noise import row_keys, stream_normals
 
 #: The smallest fixed ``noise_variance`` accepted.
 MIN_NOISE_VARIANCE = 1e-30
@@ -401,20 +404,10 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             rng = np.random.default_rng()
         else:
             rng = check_random_state(random_state)
-        module, dtype, device = self._inference_module()
-        X_new = np.empty((n_samples, self.n_features_in_))
-        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
-        with torch.no_grad(), torch_threads(n_threads):
-            # The codes are drawn a batch at a time, so memory beyond the
-            # output stays at one batch; the draws come from rng in the same
-            # order as one (n_samples, n_components) draw would take them.
-            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
-                n_rows = min(INFERENCE_BATCH_SIZE, n_samples - start)
-                z = rng.standard_normal((n_rows, self._n_features_out))
-                z = torch.from_numpy(z).to(device=device, dtype=dtype)
-                X_new[start : start + n_rows] = (
-                    self._decode_batch(module, z).cpu().numpy()
-                )
+        # The codes are few (n_samples x n_components); the decoded rows go
+        # through the batched forward like any other output.
+        Z = rng.standard_normal((n_samples, self._n_features_out))
+        X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
             return X_new
@@ -463,32 +456,29 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
     def _score_samples(self, X):
         n_draws = self.n_importance_samples
-        module, dtype, device = self._inference_module()
         # Outside [0, 1] a Bernoulli log-likelihood is a number without meaning.
-        self._check_bernoulli_range(X, module.likelihood)
-        self._check_inference_range(X, dtype, device)
-        out = np.empty(
-            len(X), dtype=np.float32 if X.dtype == np.float32 else np.float64
-        )
+        self._check_bernoulli_range(X, self.net_.module_.likelihood)
         # Bound memory by the number of decoded rows: n_draws per sample, and
         # for n_draws above the batch size, one sample's draws in chunks.
-        rows = max(1, INFERENCE_BATCH_SIZE // n_draws)
-        chunk = min(n_draws, INFERENCE_BATCH_SIZE)
+        batch_size = _base.INFERENCE_BATCH_SIZE
+        rows = max(1, batch_size // n_draws)
+        chunk = min(n_draws, batch_size)
         k = self._n_features_out
-        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
-        with torch.no_grad(), torch_threads(n_threads):
-            for start in range(0, len(X), rows):
-                batch = X[start : start + rows]
-                keys = _row_keys(batch, self._score_seed)
+        # Each row's draws are keyed by its values (see _row_noise);
+        # _forward_batches visits the rows in order, ``rows`` at a time.
+        keys = row_keys(X, self._score_seed)
+        batch_keys = iter(np.array_split(keys, range(rows, len(X), rows)))
 
-                def draws(first, stop, keys=keys):
-                    eps = _stream_normals(keys, (stop - first, k), first=first * k)
-                    return torch.from_numpy(eps).to(device=device, dtype=dtype)
+        def bound(module, x):
+            keys = next(batch_keys)
 
-                x = as_tensor(batch).to(device=device, dtype=dtype)
-                bound = self._log_likelihood_bound(module, x, draws, n_draws, chunk)
-                out[start : start + rows] = bound.cpu().numpy()
-        return out
+            def draws(first, stop):
+                eps = stream_normals(keys, (stop - first, k), first=first * k)
+                return torch.from_numpy(eps).to(device=x.device, dtype=x.dtype)
+
+            return self._log_likelihood_bound(module, x, draws, n_draws, chunk)
+
+        return self._forward_batches(bound, X, None, rows=rows)
 
     def _log_likelihood_bound(self, module, x, draws, n_draws, chunk):
         """ELBO (one draw) or importance-weighted bound over ``n_draws`` draws.
@@ -510,49 +500,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
             )
             if n_draws == 1:
                 return reconstruction[:, 0] - gaussian_kl(mu, logvar)
-            log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
-            log_posterior = -0.5 * (eps.pow(2) + _LOG_2PI + logvar[:, None, :]).sum(-1)
-            log_weights.append(reconstruction + log_prior - log_posterior)
-        return torch.logsumexp(torch.cat(log_weights, dim=1), dim=1) - math.log(n_draws)
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(x):
-    """splitmix64's finaliser: a bijective, well-mixing hash of uint64 arrays."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def _row_normals(X, seed, size, first=0):
-    """Standard normal draws of shape ``(len(X), *size)``, a function of each row.
-
-    Row ``i``'s draws depend only on ``seed`` and the values of ``X[i]``
-    (as float64), never on its position or on the other rows: a splitmix64
-    stream keyed by a hash of the row, turned into normals by the inverse
-    CDF. Identical rows get identical draws. ``first`` skips that many
-    numbers of each row's stream, so that a long stream can be drawn in
-    pieces: ``size=(n, k), first=a * k`` gives draws ``a`` to ``a + n - 1``.
-    """
-    return _stream_normals(_row_keys(X, seed), size, first)
-
-
-def _row_keys(X, seed):
-    """The key of each row's stream: a hash of ``seed`` and the row's values."""
-    # Adding 0.0 turns -0.0 into 0.0, so equal values hash equally.
-    bits = (np.ascontiguousarray(X, dtype=np.float64) + 0.0).view(np.uint64)
-    key = _mix64(np.full(len(bits), seed, dtype=np.uint64) + _GOLDEN)
-    for column in bits.T:
-        key = _mix64(key ^ column) + _GOLDEN
-    return key
-
-
-def _stream_normals(keys, size, first=0):
-    """Numbers ``first`` onwards of each key's stream, as normals of ``size``."""
-    counters = np.arange(first + 1, first + math.prod(size) + 1, dtype=np.uint64)
-    counters *= _GOLDEN
-    stream = _mix64(keys[:, None] + counters[None, :])
-    uniform = ((stream >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-    return ndtri(uniform).reshape(len(keys), *size)
+            log_weights.append(
+                importance_log_weights(reconstruction, z, eps, logvar[:, None, :])
+            )
+        return importance_weighted_bound(torch.cat(log_weights, dim=1))

@@ -26,7 +26,7 @@ from skae._losses import (
 )
 from skae._modules_variational import VAEOutput, variational_autoencoder
 from skae._net import RelativeEarlyStopping
-from skae._variational import _row_normals
+from skae._row_noise import row_normals
 
 
 def make_data(n_samples=120, n_features=6, n_latent=2, seed=0):
@@ -138,22 +138,22 @@ def test_module_draws_from_its_generator_only():
 
 def test_row_normals_depend_only_on_row_and_seed():
     X = np.random.RandomState(0).normal(size=(50, 3))
-    eps = _row_normals(X, 7, (4, 2))
+    eps = row_normals(X, 7, (4, 2))
     assert eps.shape == (50, 4, 2)
     order = np.random.RandomState(1).permutation(50)
-    assert_array_equal(_row_normals(X[order], 7, (4, 2)), eps[order])
-    assert_array_equal(_row_normals(X[:5], 7, (4, 2)), eps[:5])
-    assert not np.allclose(_row_normals(X, 8, (4, 2)), eps)
+    assert_array_equal(row_normals(X[order], 7, (4, 2)), eps[order])
+    assert_array_equal(row_normals(X[:5], 7, (4, 2)), eps[:5])
+    assert not np.allclose(row_normals(X, 8, (4, 2)), eps)
     # float32 rows hash as their float64 values.
     X32 = X.astype(np.float32)
     assert_array_equal(
-        _row_normals(X32, 7, (1,)), _row_normals(X32.astype(float), 7, (1,))
+        row_normals(X32, 7, (1,)), row_normals(X32.astype(float), 7, (1,))
     )
 
 
 def test_row_normals_are_standard_normal():
     X = np.random.RandomState(0).normal(size=(2000, 3))
-    eps = _row_normals(X, 0, (5,)).ravel()
+    eps = row_normals(X, 0, (5,)).ravel()
     assert abs(eps.mean()) < 0.03
     assert abs(eps.std() - 1) < 0.03
     # Kurtosis of a normal is 3; a broken inverse CDF would show here.
@@ -218,10 +218,10 @@ def test_sample_decodes_standard_normal_codes(fitted):
     assert_allclose(fitted.sample(5, random_state=3), fitted.inverse_transform(Z))
 
 
-def test_sample_draws_and_decodes_one_batch_at_a_time(fitted, monkeypatch):
-    # Memory beyond the output stays at one batch, and the draws are those of
-    # a single (n_samples, n_components) draw.
-    monkeypatch.setattr(skae._variational, "INFERENCE_BATCH_SIZE", 4)
+def test_sample_decodes_one_batch_at_a_time(fitted, monkeypatch):
+    # Memory beyond the output and the (n_samples, n_components) codes stays
+    # at one batch.
+    monkeypatch.setattr(skae._base, "INFERENCE_BATCH_SIZE", 4)
     drawn, decoded = [], []
 
     class RecordingRandomState(np.random.RandomState):
@@ -236,7 +236,7 @@ def test_sample_draws_and_decodes_one_batch_at_a_time(fitted, monkeypatch):
         samples = fitted.sample(10, random_state=RecordingRandomState(3))
     finally:
         hook.remove()
-    assert drawn == [(4, 2), (4, 2), (2, 2)]
+    assert drawn == [(10, 2)]
     assert decoded == [4, 4, 2]
     Z = np.random.RandomState(3).standard_normal((10, 2))
     assert_allclose(samples, fitted.inverse_transform(Z), rtol=1e-12)
@@ -323,7 +323,7 @@ def test_many_importance_draws_are_decoded_in_bounded_chunks(X, monkeypatch):
     vae.net_.module_.decoder.register_forward_pre_hook(
         lambda module, args: decoded.append(tuple(args[0].shape[:2]))
     )
-    monkeypatch.setattr(skae._variational, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skae._base, "INFERENCE_BATCH_SIZE", 4)
     assert_allclose(vae.score_samples(X[:4]), whole, rtol=1e-12)
     # One row at a time, its 10 draws 4 + 4 + 2 at a time.
     assert decoded == [(1, 4), (1, 4), (1, 2)] * 4
