@@ -6,11 +6,12 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseAutoEncoder
+from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._modules import dense_autoencoder
 from ._modules_residual import ResidualAutoEncoderModule
 
 
-class AutoEncoder(BaseAutoEncoder):
+class AutoEncoder(DenseMixin, BaseAutoEncoder):
     """Fully connected autoencoder, a non-linear drop-in for PCA.
 
     An encoder network maps each sample to ``n_components`` numbers (the
@@ -198,6 +199,7 @@ class AutoEncoder(BaseAutoEncoder):
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
+        **DENSE_CONSTRAINTS,
         "init": [StrOptions({"pca", "random"})],
     }
 

@@ -23,9 +23,10 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._constraints import Count, is_bool, same_param
+from ._constraints import Count
+from ._input import as_float32, raise_if_non_numeric, training_float32, validate_input
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import ACTIVATIONS, attach_generator, reset_parameters
 from ._net import build_net
@@ -38,6 +39,7 @@ from ._runtime import (
     torch_threads,
 )
 from ._transaction import FitInterrupted, fit_transaction
+from ._warm_start import architecture_params, check_built_with
 from ._warnings import warn
 
 #: Root of the built documentation, for the links of the HTML repr.
@@ -46,26 +48,6 @@ DOCS_URL = "https://skae.readthedocs.io/en/latest/"
 # Rows per inference batch: bounds the extra memory of transform & co. to a
 # few MB per layer whatever the number of rows.
 INFERENCE_BATCH_SIZE = 4096
-
-#: Parameters that may change between a fit and a warm start (warm_start=True,
-#: partial_fit): they steer how the existing network goes on training, or are
-#: read at call time. Every other parameter describes the network or its loss,
-#: which a warm start keeps as it was built. A variant adds its own in
-#: ``_warm_start_params``.
-WARM_START_PARAMS = frozenset(
-    {
-        "batch_size",
-        "learning_rate_init",
-        "max_iter",
-        "n_iter_no_change",
-        "n_threads",
-        "random_state",
-        "shuffle",
-        "tol",
-        "verbose",
-        "warm_start",
-    }
-)
 
 
 class BaseAutoEncoder(
@@ -85,12 +67,7 @@ class BaseAutoEncoder(
 
     _parameter_constraints: dict = {
         "n_components": [Count(1)],
-        "hidden_layer_sizes": [
-            "array-like",
-            Count(1),
-        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -114,7 +91,29 @@ class BaseAutoEncoder(
         "warm_start": ["boolean"],
     }
 
+    #: A variant's own parameters that a warm start may change (read at call
+    #: time, say), on top of ``_warm_start.WARM_START_PARAMS``.
+    _warm_start_params = frozenset()
+
     # ------------------------------------------------------------------ hooks
+
+    def _check_params(self):
+        """Check what ``_parameter_constraints`` cannot express; raise early.
+
+        Called at the entry of ``fit`` and ``partial_fit``, after the
+        constraints. A variant that adds such checks calls ``super()``.
+        """
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from exc
+
+    def _prepare(self, X, resume):
+        """Resolve state that depends on the training data (an image shape).
+
+        Called before the network is built (``resume=False``) or trained on
+        (``resume=True``), with the float32 training data.
+        """
 
     @abstractmethod
     def _build_module(self, n_features):
@@ -168,13 +167,14 @@ class BaseAutoEncoder(
             anything else, or is interrupted before an epoch completes,
             leaves the estimator exactly as it was.
         """
-        continuing = self.warm_start and hasattr(self, "net_")
-        if continuing:
-            self._check_built_with("fit with warm_start=True continues training it")
-        with fit_transaction(self, continuing=continuing):
-            X = self._validate_input(X, reset=not continuing)
-            X = _training_float32(X, type(self).__name__)
-            self._train(X, self.max_iter, continuing=continuing, incremental=False)
+        self._check_params()
+        resume = self.warm_start and hasattr(self, "net_")
+        if resume:
+            check_built_with(self, "fit with warm_start=True continues training it")
+        with fit_transaction(self, continuing=resume):
+            X = self._validate_input(X, reset=not resume)
+            X = training_float32(X, type(self).__name__)
+            self._train(X, method="fit", resume=resume)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -202,21 +202,30 @@ class BaseAutoEncoder(
             On Ctrl-C, as in :meth:`fit`; interrupted within its one epoch,
             ``partial_fit`` leaves the estimator as it was.
         """
-        continuing = hasattr(self, "net_")
-        if continuing:
-            self._check_built_with("partial_fit continues training it")
-        with fit_transaction(self, continuing=continuing):
-            X = self._validate_input(X, reset=not continuing)
-            X = _training_float32(X, type(self).__name__)
-            self._train(X, 1, continuing=continuing, incremental=True)
+        self._check_params()
+        resume = hasattr(self, "net_")
+        if resume:
+            check_built_with(self, "partial_fit continues training it")
+        with fit_transaction(self, continuing=resume):
+            X = self._validate_input(X, reset=not resume)
+            X = training_float32(X, type(self).__name__)
+            self._train(X, method="partial_fit", resume=resume)
         return self
 
-    def _train(self, X, epochs, *, continuing, incremental):
+    def _train(self, X, method, resume):
+        """Train on ``X`` for ``fit`` (``max_iter`` epochs) or ``partial_fit`` (one).
+
+        ``resume`` goes on training the existing network; otherwise a new one
+        is built. ``partial_fit`` never holds out validation rows.
+        """
+        incremental = method == "partial_fit"
+        epochs = 1 if incremental else self.max_iter
+        validate = self.early_stopping and not incremental
         X = np.asarray(X, dtype=np.float32)
         n_samples = X.shape[0]
         # The split rounds the validation part up, as train_test_split does.
         n_valid = math.ceil(self.validation_fraction * n_samples)
-        if self.early_stopping and not incremental and n_valid >= n_samples:
+        if validate and n_valid >= n_samples:
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction="
                 f"{self.validation_fraction:g} of the n_samples={n_samples} "
@@ -227,7 +236,8 @@ class BaseAutoEncoder(
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_samples)
 
-        if continuing:
+        self._prepare(X, resume)
+        if resume:
             net = self.net_
             # The training settings a warm start may change (WARM_START_PARAMS)
             # reach the existing net; Adam keeps its moment estimates.
@@ -236,15 +246,14 @@ class BaseAutoEncoder(
             stopping.patience, stopping.threshold = self.n_iter_no_change, self.tol
             net.shuffle = self.shuffle
         else:
-            self._built_with = self._architecture_params()
-            net = self._initialize_net(X.shape[1], batch_size)
+            self._built_with = architecture_params(self)
+            device = resolve_device(self.device)
+            net = self._initialize_net(X.shape[1], batch_size, device)
             self._initialize_from_data(net.module_, X)
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
         with torch_threads(threads_for(self.n_threads, batch_size * n_weights)):
-            net.train_epochs(
-                X, epochs, validate=self.early_stopping and not incremental
-            )
+            net.train_epochs(X, epochs, validate=validate)
 
         self.net_ = net
         self._set_fitted_attributes(X, incremental)
@@ -252,20 +261,15 @@ class BaseAutoEncoder(
             # Raised once every fitted attribute (a variant's too) describes
             # the completed epochs, which fit_transaction then keeps.
             raise FitInterrupted(
-                f"{type(self).__name__}."
-                f"{'partial_fit' if incremental else 'fit'} was interrupted; the "
+                f"{type(self).__name__}.{method} was interrupted; the "
                 "estimator is fitted with the weights of its last completed "
                 f"epoch ({self.n_iter_} in all). Call partial_fit, or fit with "
                 "warm_start=True, to continue training."
             )
         return self
 
-    def _initialize_net(self, n_features, batch_size):
-        try:
-            device = resolve_device(self.device)
-        except ValueError as exc:
-            raise InvalidParameterError(str(exc)) from exc
-
+    def _initialize_net(self, n_features, batch_size, device):
+        """A new net on ``device`` around a freshly built module (also for load)."""
         init_seed, shuffle_seed, noise_seed, split_seed = self._draw_seeds(4)
         # torch's layer constructors draw a default initialisation from the
         # global generator; fork_rng puts that state back untouched.
@@ -291,41 +295,6 @@ class BaseAutoEncoder(
             split_seed=int(split_seed),
             verbose=self.verbose,
         )
-
-    #: A variant's own parameters that a warm start may change (read at call
-    #: time, say), on top of WARM_START_PARAMS.
-    _warm_start_params = frozenset()
-
-    def _architecture_params(self):
-        """The parameters a warm start must not change (see WARM_START_PARAMS)."""
-        free = WARM_START_PARAMS | self._warm_start_params
-        return {
-            name: value
-            for name, value in self.get_params(deep=False).items()
-            if name not in free
-        }
-
-    def _check_built_with(self, action):
-        """Refuse to go on when a parameter the network was built with has changed.
-
-        ``action`` says what would go wrong, e.g. "partial_fit continues
-        training it".
-        """
-        built = getattr(self, "_built_with", None)
-        if built is None:
-            return
-        for name, value in self._architecture_params().items():
-            if name in built and not same_param(name, value, built[name]):
-                raise ValueError(
-                    f"{type(self).__name__}'s {name} was changed from "
-                    f"{built[name]!r} to {value!r} after the network was built, "
-                    f"and {action}. Set {name} back to {built[name]!r}, or fit "
-                    "with warm_start=False to build a new network."
-                )
-
-    def _hidden_sizes(self):
-        """``hidden_layer_sizes`` as a tuple of widths, validated."""
-        return positive_ints(self.hidden_layer_sizes, "hidden_layer_sizes")
 
     @property
     def device_(self):
@@ -414,7 +383,7 @@ class BaseAutoEncoder(
         try:
             Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
         except ValueError as exc:
-            self._raise_if_non_numeric(exc, "Pass the output of transform.")
+            raise_if_non_numeric(self, exc, "Pass the output of transform.")
             raise
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
@@ -505,48 +474,13 @@ class BaseAutoEncoder(
         # Accelerators infer in float32 (see _inference_module), where values
         # beyond its range would come out as NaN codes without a word.
         if dtype == torch.float32:
-            _as_float32(X, f"{type(self).__name__} computes on {device} in float32")
+            as_float32(X, f"{type(self).__name__} computes on {device} in float32")
 
     def _validate_input(self, X, reset, ensure_all_finite=True):
-        columns = getattr(X, "columns", None)
-        if columns is not None and len(set(columns)) != len(columns):
-            duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1})
-            raise ValueError(
-                f"{type(self).__name__} needs unique column names, but X has "
-                f"duplicated columns {duplicated}. Rename or drop them."
-            )
-        hint = (
-            "Encode categorical columns first, e.g. with OneHotEncoder in a "
-            "ColumnTransformer."
-        )
-        odd = _non_numeric_columns(X)
-        if odd:
-            raise ValueError(
-                f"{type(self).__name__} needs numeric input, but X has "
-                f"non-numeric columns: {', '.join(odd)}. {hint} Turn dates "
-                "and durations into numbers first, or drop these columns."
-            )
-        try:
-            return validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=[np.float64, np.float32],
-                ensure_all_finite=ensure_all_finite,
-            )
-        except ValueError as exc:
-            self._raise_if_non_numeric(exc, hint)
-            raise
-
-    def _raise_if_non_numeric(self, exc, hint):
-        if "convert" in str(exc) or "string" in str(exc):
-            raise ValueError(
-                f"{type(self).__name__} needs numeric input, but X holds "
-                f"non-numeric values ({exc}). {hint}"
-            ) from exc
+        return validate_input(self, X, reset, ensure_all_finite)
 
     def __sklearn_is_fitted__(self):
-        # Some fitted attributes (image_shape_) are set before training; a
+        # A variant's _prepare sets some fitted attributes before training; a
         # first fit that then fails must not leave the estimator "fitted".
         return hasattr(self, "net_")
 
@@ -554,68 +488,3 @@ class BaseAutoEncoder(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _non_numeric_columns(X):
-    """``"name (dtype)"`` for each column of a DataFrame numpy cannot make floats of.
-
-    Categorical columns of text and datetime or timedelta columns otherwise
-    fail inside pandas or numpy with a message about dtype promotion. A
-    categorical column of numbers converts to its values, and is kept.
-    """
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return []
-    odd = []
-    for column, dtype in dtypes.items():
-        categories = getattr(dtype, "categories", None)
-        kind = getattr(getattr(categories, "dtype", dtype), "kind", "O")
-        if kind in "mM" or (categories is not None and kind not in "biuf"):
-            odd.append(f"{column!r} ({dtype})")
-    return odd
-
-
-def _training_float32(X, name):
-    """``X`` as the float32 array training runs on, refusing values it cannot hold.
-
-    A float64 value beyond float32's range would silently become inf and
-    surface later as a diverged loss with a misleading remedy. Done in
-    ``fit`` and ``partial_fit``, so that every ``_train`` override sees it.
-    """
-    return _as_float32(X, f"{name} trains in float32")
-
-
-def _as_float32(X, what):
-    """``X`` in float32, or a ValueError starting with ``what`` if it overflows."""
-    X = np.asarray(X)
-    if X.dtype == np.float32:
-        return X
-    with np.errstate(over="ignore"):
-        X32 = np.asarray(X, dtype=np.float32)
-    if not np.isfinite(X32).all():
-        raise ValueError(
-            f"{what}, whose largest value is "
-            f"{np.finfo(np.float32).max:.3g}, but X holds values up to "
-            f"{np.max(np.abs(X)):.3g}. Scale X first (e.g. StandardScaler or "
-            "MinMaxScaler in a Pipeline)."
-        )
-    return X32
-
-
-def positive_ints(value, name, allow_empty=True):
-    """An int or a sequence of them as a tuple of plain positive ints.
-
-    For list-valued parameters (layer widths, channels), which scikit-learn's
-    constraints can only check to be array-like. Plain ints because torch
-    refuses numpy integers in places (``nn.Unflatten``).
-    """
-    values = (value,) if isinstance(value, Integral) else tuple(value)
-    if (not values and not allow_empty) or not all(
-        isinstance(v, Integral) and not is_bool(v) and v >= 1 for v in values
-    ):
-        kind = "a non-empty" if not allow_empty else "a"
-        raise InvalidParameterError(
-            f"{name} must be a positive integer or {kind} sequence of them, "
-            f"got {value!r}."
-        )
-    return tuple(int(v) for v in values)

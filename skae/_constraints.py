@@ -16,7 +16,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 
 from ._runtime import resolve_device
 
@@ -72,3 +72,22 @@ def _device_key(device):
     if index is None and device.type == "cuda":
         index = torch.cuda.current_device()
     return device.type, index or 0
+
+
+def positive_ints(value, name, allow_empty=True):
+    """An int or a sequence of them as a tuple of plain positive ints.
+
+    For list-valued parameters (layer widths, channels), which scikit-learn's
+    constraints can only check to be array-like. Plain ints because torch
+    refuses numpy integers in places (``nn.Unflatten``).
+    """
+    values = (value,) if isinstance(value, Integral) else tuple(value)
+    if (not values and not allow_empty) or not all(
+        isinstance(v, Integral) and not is_bool(v) and v >= 1 for v in values
+    ):
+        kind = "a non-empty" if not allow_empty else "a"
+        raise InvalidParameterError(
+            f"{name} must be a positive integer or {kind} sequence of them, "
+            f"got {value!r}."
+        )
+    return tuple(int(v) for v in values)

@@ -6,8 +6,8 @@ from numbers import Integral
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from ._autoencoder import AutoEncoder
-from ._base import BaseAutoEncoder, positive_ints
-from ._constraints import Count, is_bool
+from ._base import BaseAutoEncoder
+from ._constraints import Count, is_bool, positive_ints
 from ._docs import inherit_docs
 from ._modules_conv import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
@@ -142,11 +142,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
     """
 
     _parameter_constraints = {
-        **{
-            name: constraint
-            for name, constraint in BaseAutoEncoder._parameter_constraints.items()
-            if name not in ("hidden_layer_sizes", "dropout")
-        },
+        **BaseAutoEncoder._parameter_constraints,
         **NOISE_CONSTRAINTS,
         "image_shape": [StrOptions({"auto"}), "array-like"],
         "channels": ["array-like", Count(1)],
@@ -200,12 +196,18 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
 
-    def _train(self, X, epochs, *, continuing, incremental):
+    def _check_params(self):
+        super()._check_params()
+        positive_ints(self.channels, "channels", allow_empty=False)
+        if not isinstance(self.image_shape, str):
+            self._image_shape_as_given()
+
+    def _prepare(self, X, resume):
+        super()._prepare(X, resume)
         # Resolved here rather than in _build_module, which skae.load also
         # calls: a loaded model keeps its saved image_shape_ and warns no more.
-        if not continuing:
+        if not resume:
             self.image_shape_ = self._resolve_image_shape(X.shape[1])
-        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
 
     def _build_module(self, n_features):
         return conv_autoencoder(
@@ -231,17 +233,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
                 UserWarning,
             )
             return (1, 1, n_features)
-        shape = tuple(self.image_shape)
-        if len(shape) not in (2, 3) or not all(
-            isinstance(s, Integral) and not is_bool(s) and s >= 1 for s in shape
-        ):
-            raise InvalidParameterError(
-                "image_shape must be 'auto', (height, width) or (channels, "
-                f"height, width) with positive integers, got {self.image_shape!r}."
-            )
-        shape = tuple(int(s) for s in shape)
-        if len(shape) == 2:
-            shape = (1, *shape)
+        shape = self._image_shape_as_given()
         n_pixels = math.prod(shape)
         if n_pixels != n_features:
             raise ValueError(
@@ -252,3 +244,16 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
                 "of X."
             )
         return shape
+
+    def _image_shape_as_given(self):
+        """``image_shape`` (not "auto") as ``(channels, height, width)``."""
+        shape = tuple(self.image_shape)
+        if len(shape) not in (2, 3) or not all(
+            isinstance(s, Integral) and not is_bool(s) and s >= 1 for s in shape
+        ):
+            raise InvalidParameterError(
+                "image_shape must be 'auto', (height, width) or (channels, "
+                f"height, width) with positive integers, got {self.image_shape!r}."
+            )
+        shape = tuple(int(s) for s in shape)
+        return (1, *shape) if len(shape) == 2 else shape

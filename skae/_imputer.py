@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, MissingValues
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import BaseAutoEncoder
+from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._losses import ObservedReconstructionLoss, masked_squared_error
 from ._modules_imputer import masked_autoencoder, unpack
 
@@ -33,7 +34,7 @@ class _Absent:
         )
 
 
-class AutoEncoderImputer(BaseAutoEncoder):
+class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
     """Imputation of missing values with a masked, denoising autoencoder.
 
     The network reads each row with its missing entries set to the column
@@ -198,6 +199,7 @@ class AutoEncoderImputer(BaseAutoEncoder):
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
+        **DENSE_CONSTRAINTS,
         "missing_values": [MissingValues(numeric_only=True)],
         "mask_rate": [Interval(Real, 0, 1, closed="left")],
         "add_indicator": ["boolean"],
@@ -284,15 +286,15 @@ class AutoEncoderImputer(BaseAutoEncoder):
         """``X`` packed for the net: values (0 where missing) and observed mask."""
         return self._pack(self._validate_raw(X, reset))
 
-    def _train(self, X, epochs, *, continuing, incremental):
-        if not continuing:
+    def _prepare(self, X, resume):
+        super()._prepare(X, resume)
+        if not resume:
             values, observed = unpack(X, X.shape[1] // 2)
             counts = observed.sum(axis=0, dtype=np.float64)
             with np.errstate(invalid="ignore"):
                 self.statistics_ = values.sum(axis=0, dtype=np.float64) / counts
             self._empty_features = np.flatnonzero(counts == 0)
             self._indicator_features = np.flatnonzero(counts < X.shape[0])
-        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
 
     # ------------------------------------------------------------- imputing
 

@@ -87,6 +87,33 @@ def importance_weighted_bound(log_weights):
     return torch.logsumexp(log_weights, dim=1) - math.log(log_weights.shape[1])
 
 
+def log_likelihood_bound(module, x, draws, n_draws, chunk):
+    """A VAE's ELBO (one draw) or importance-weighted bound over ``n_draws``.
+
+    ``module`` is a :class:`~skae._modules_variational.VariationalModule`.
+    ``draws(first, stop)`` returns the standard normal draws number ``first``
+    to ``stop - 1`` of each row, shape (n, stop - first, k); they are decoded
+    ``chunk`` at a time.
+    """
+    mu, logvar = module.encode(x)
+    log_weights = []
+    for first in range(0, n_draws, chunk):
+        eps = draws(first, min(first + chunk, n_draws))
+        z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
+        reconstruction = log_likelihood(
+            module.likelihood,
+            x[:, None, :],
+            module.decoder(z),
+            module.noise_logvar(),
+        )
+        if n_draws == 1:
+            return reconstruction[:, 0] - gaussian_kl(mu, logvar)
+        log_weights.append(
+            importance_log_weights(reconstruction, z, eps, logvar[:, None, :])
+        )
+    return importance_weighted_bound(torch.cat(log_weights, dim=1))
+
+
 class ELBOLoss(nn.Module):
     """Negative evidence lower bound, averaged over samples (nats per sample).
 

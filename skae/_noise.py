@@ -129,10 +129,14 @@ class DenoisingMixin:
     records them from the first chunk.
     """
 
-    def _train(self, X, epochs, *, continuing, incremental):
-        if not continuing:
+    def _check_params(self):
+        super()._check_params()
+        input_noise(self.noise, self.noise_level)
+
+    def _prepare(self, X, resume):
+        super()._prepare(X, resume)
+        if not resume:
             self._noise_range = feature_range(X)
-        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
 
     def _build_corruption(self):
         low, high = getattr(self, "_noise_range", (0.0, 1.0))

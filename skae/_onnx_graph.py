@@ -124,4 +124,3 @@ def splice(model, container, input_name, output_name, prefix):
             name=prefix + (node.name or node.op_type),
             **attributes,
         )
-

@@ -70,6 +70,7 @@ from ._persistence_checks import (
 from ._persistence_json import decode, encode
 from ._persistence_net import CRITERION, MODULE, net_state, rebuild_net
 from ._runtime import resolve_device
+from ._warm_start import architecture_params, check_built_with
 from ._warnings import warn
 
 
@@ -140,8 +141,9 @@ def save(estimator, path):
             "Persist other objects with joblib or skops."
         )
     if hasattr(estimator, "net_"):
-        estimator._check_built_with(
-            "skae.save would store parameters that do not describe the network"
+        check_built_with(
+            estimator,
+            "skae.save would store parameters that do not describe the network",
         )
     params = _params(estimator)
     # Everything else in the instance: fitted attributes, and state such as
@@ -255,7 +257,7 @@ def load(path, device=None):
     check_attributes(estimator, attributes, fitted, path)
     vars(estimator).update(attributes)
     built = attributes.get("_built_with", {})
-    if fitted and built.keys() != estimator._architecture_params().keys():
+    if fitted and built.keys() != architecture_params(estimator).keys():
         raise invalid(
             path,
             "attributes._built_with",

@@ -49,16 +49,11 @@ def net_state(net):
 
 def rebuild_net(estimator, description, tensors, device, path):
     """A net of the estimator's architecture on ``device``, with the saved state."""
-    saved_device = estimator.device
-    # _initialize_net builds on the estimator's ``device`` parameter; the
-    # loaded model goes where the caller asked, the parameter keeps its value.
-    estimator.device = device
-    try:
-        net = estimator._initialize_net(
-            estimator.n_features_in_, description["batch_size"]
-        )
-    finally:
-        estimator.device = saved_device
+    # The loaded model goes where the caller asked; the estimator's ``device``
+    # parameter keeps its saved value.
+    net = estimator._initialize_net(
+        estimator.n_features_in_, description["batch_size"], device
+    )
 
     try:
         net.module_.load_state_dict(_unprefixed(MODULE, tensors), strict=True)

@@ -10,6 +10,7 @@ from torch import nn
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
 from ._constraints import Count
+from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._docs import inherit_docs
 from ._losses import L1CodeLoss
 from ._modules import dense_autoencoder
@@ -17,7 +18,7 @@ from ._modules_sparse import Standardize, TopK
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
-class SparseAutoEncoder(BaseAutoEncoder):
+class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
     """Autoencoder whose non-negative code has few active units per sample.
 
     Each code unit can be read as a "part" of the data: the decoder adds
@@ -151,6 +152,7 @@ class SparseAutoEncoder(BaseAutoEncoder):
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
+        **DENSE_CONSTRAINTS,
         "sparsity": [StrOptions({"topk", "l1"})],
         "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],

@@ -16,15 +16,9 @@ from . import _base
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
 from ._constraints import Count, is_bool
+from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._docs import inherit_docs
-from ._losses import (
-    ELBOLoss,
-    gaussian_kl,
-    importance_log_weights,
-    importance_weighted_bound,
-    log_likelihood,
-    squared_error,
-)
+from ._losses import ELBOLoss, log_likelihood_bound, squared_error
 from ._modules_variational import VariationalModule, variational_autoencoder
 from ._row_noise import row_keys, stream_normals
 
@@ -33,7 +27,7 @@ MIN_NOISE_VARIANCE = 1e-30
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
-class VariationalAutoEncoder(BaseAutoEncoder):
+class VariationalAutoEncoder(DenseMixin, BaseAutoEncoder):
     """Variational autoencoder (VAE): codes, likelihood scores and new samples.
 
     The encoder maps each sample ``x`` to a Normal distribution over codes,
@@ -87,10 +81,8 @@ class VariationalAutoEncoder(BaseAutoEncoder):
         :class:`~sklearn.decomposition.FactorAnalysis`; it fits the training
         data more closely but can shrink the variance of nearly constant
         features so far that a test sample with an unusual value there gets
-        a very low score (on standardised digits without their constant
-        pixels, 8 components: training ELBO -44, test -152 nats, against -48
-        and -77 with ``"shared"``; ``benchmarks/bench_vae.py``), hence the
-        default.
+        a very low score (``benchmarks/bench_vae.py`` measures the gap
+        between training and test scores of both), hence the default.
         Learned variances are kept within [1e-3, 1e3] by a smooth clamp, so
         that a constant feature cannot drive the likelihood to infinity. A
         float fixes the variance of every feature: the loss is then the
@@ -168,30 +160,14 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
     Notes
     -----
-    **Units of the scores.** :meth:`score_samples` returns, for each sample,
-    a stochastic lower bound on ``log p(x)`` in nats, summed over the
-    features (not averaged), so it is on the same scale as
-    ``PCA.score_samples`` and ``FactorAnalysis.score_samples``. With the
-    Gaussian likelihood it is the log of a *density* in the units of the data
-    given to ``fit``: rescaling the features by a factor ``s`` shifts it by
-    ``-n_features * log(s)``. Compare models on the same scaled data (put the
-    scaler in the pipeline before either model; ``StandardScaler`` is the
-    scaling the variance bounds above assume). With ``"bernoulli"`` it is the
-    log of a probability of binary data, which is not comparable with a
-    density.
-
-    **Randomness.** Training draws from generators seeded by
-    ``random_state``; torch's and numpy's global random states are never
-    used. The draws behind :meth:`score_samples` come from a counter-based
-    generator keyed by the fitted model's seed and by each row's values, so a
-    sample's score does not depend on the other rows it is scored with
-    (order, batch, subset) and repeated calls give identical results.
-
-    **Stability.** The posterior log-variance is smoothly clamped to
-    (-10, 10) and the learned noise variance to [1e-3, 1e3], so the loss
-    cannot overflow through ``exp(logvar)``. If the loss still becomes NaN
-    or infinite (an excessive learning rate, unscaled data), ``fit`` raises
-    a ``ValueError`` saying so and keeps the weights from before the call.
+    :meth:`score_samples` is in nats, summed over features, so it is on the
+    scale of ``PCA.score_samples``; with the Gaussian likelihood it depends
+    on the units of the data. Its posterior draws are keyed by the fitted
+    model's seed and each row's values, so a sample's score does not depend
+    on the rows it is scored with. Log-variances are smoothly clamped, and a
+    loss that still becomes NaN or infinite makes ``fit`` raise and keep the
+    weights it had. The user guide's "Scores, randomness and stability"
+    section has the details.
 
     References
     ----------
@@ -222,6 +198,7 @@ class VariationalAutoEncoder(BaseAutoEncoder):
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
+        **DENSE_CONSTRAINTS,
         "beta": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions(set(VariationalModule.LIKELIHOODS))],
         "noise_variance": [
@@ -317,12 +294,12 @@ class VariationalAutoEncoder(BaseAutoEncoder):
                 "in range too) or use likelihood='gaussian'."
             )
 
-    def _train(self, X, epochs, *, continuing, incremental):
+    def _prepare(self, X, resume):
+        super()._prepare(X, resume)
         self._check_bernoulli_range(X, self.likelihood)
-        if not continuing:
+        if not resume:
             # The key of score_samples' draws: fixed for the fitted model.
             self._score_seed = int(self._draw_seeds(1)[0])
-        return super()._train(X, epochs, continuing=continuing, incremental=incremental)
 
     def _set_fitted_attributes(self, X, incremental):
         super()._set_fitted_attributes(X, incremental)
@@ -476,31 +453,6 @@ class VariationalAutoEncoder(BaseAutoEncoder):
                 eps = stream_normals(keys, (stop - first, k), first=first * k)
                 return torch.from_numpy(eps).to(device=x.device, dtype=x.dtype)
 
-            return self._log_likelihood_bound(module, x, draws, n_draws, chunk)
+            return log_likelihood_bound(module, x, draws, n_draws, chunk)
 
         return self._forward_batches(bound, X, None, rows=rows)
-
-    def _log_likelihood_bound(self, module, x, draws, n_draws, chunk):
-        """ELBO (one draw) or importance-weighted bound over ``n_draws`` draws.
-
-        ``draws(first, stop)`` returns the standard normal draws number
-        ``first`` to ``stop - 1`` of each row, shape (n, stop - first, k);
-        they are decoded ``chunk`` at a time.
-        """
-        mu, logvar = module.encode(x)
-        log_weights = []
-        for first in range(0, n_draws, chunk):
-            eps = draws(first, min(first + chunk, n_draws))
-            z = module.reparameterize(mu[:, None, :], logvar[:, None, :], eps)
-            reconstruction = log_likelihood(
-                module.likelihood,
-                x[:, None, :],
-                module.decoder(z),
-                module.noise_logvar(),
-            )
-            if n_draws == 1:
-                return reconstruction[:, 0] - gaussian_kl(mu, logvar)
-            log_weights.append(
-                importance_log_weights(reconstruction, z, eps, logvar[:, None, :])
-            )
-        return importance_weighted_bound(torch.cat(log_weights, dim=1))

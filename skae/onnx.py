@@ -234,9 +234,7 @@ def _standalone(exported, dtype):
         [onnx.helper.make_tensor_value_info("variable", elem, [None, n_out])],
         initializer=list(graph.initializer),
     )
-    model = onnx.helper.make_model(
-        new_graph, opset_imports=list(exported.opset_import)
-    )
+    model = onnx.helper.make_model(new_graph, opset_imports=list(exported.opset_import))
     # The exporter's IR version, which runtimes of the opset can read.
     model.ir_version = exported.ir_version
     return model

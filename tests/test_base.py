@@ -6,8 +6,10 @@ import pytest
 import torch
 from estimator_settings import make, parametrize_estimators
 from numpy.testing import assert_array_equal
+from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
+from skae._warm_start import check_built_with
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -80,11 +82,23 @@ def test_auto_device_equals_the_device_it_resolved_to(how, tmp_path):
 
 
 def test_a_real_device_change_is_still_refused():
+    # A machine without a second usable device cannot change it through fit
+    # (an unusable device is refused at entry), so ask the check directly.
     X = np.random.default_rng(0).random((30, 4))
     estimator = make(skae.AutoEncoder, device="cpu").fit(X)
     estimator.set_params(device="meta", warm_start=True)
     with pytest.raises(ValueError, match="device was changed from 'cpu' to 'meta'"):
+        check_built_with(estimator, "fit with warm_start=True continues training it")
+
+
+def test_an_unusable_device_is_refused_before_a_warm_start_changes_anything():
+    X = np.random.default_rng(0).random((30, 4))
+    estimator = make(skae.AutoEncoder, device="cpu").fit(X)
+    before = estimator.transform(X)
+    estimator.set_params(device="meta", warm_start=True)
+    with pytest.raises(InvalidParameterError, match="device='meta'"):
         estimator.fit(X)
+    assert_array_equal(estimator.transform(X), before)
 
 
 @pytest.mark.parametrize("device", ["meta", torch.device("meta")])
