@@ -3,7 +3,7 @@
 ``transform``, ``inverse_transform``, ``score_samples``, the VAE's
 ``sample`` (which also draws its codes a batch at a time) and the VAE's
 ``score_samples`` (the ELBO) run the network on
-``skae._base.INFERENCE_BATCH_SIZE`` rows at a time and write into a
+``skae._inference.INFERENCE_BATCH_SIZE`` rows at a time and write into a
 preallocated output, so the memory they need beyond
 their output should stay at a few batches' worth whatever the number of
 rows. Each measurement runs in a fresh process: fit a small model, build the
@@ -79,7 +79,7 @@ def child(op, n_rows, n_features, unbatched):
     import numpy as np
 
     import skae
-    import skae._base
+    import skae._inference
 
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -103,9 +103,7 @@ def child(op, n_rows, n_features, unbatched):
         X = rng.random((n_rows, n_features), dtype=np.float32)
         call = getattr(model, op)
     if unbatched:
-        for name, module in list(sys.modules.items()):
-            if name.startswith("skae") and hasattr(module, "INFERENCE_BATCH_SIZE"):
-                module.INFERENCE_BATCH_SIZE = n_rows
+        skae._inference.INFERENCE_BATCH_SIZE = n_rows
     # Warm-up: torch's one-time allocations are not what is measured.
     if X is None:
         model.sample(10)
@@ -132,7 +130,7 @@ def child(op, n_rows, n_features, unbatched):
                 "input": 0 if X is None else X.nbytes,
                 "seconds": seconds,
                 "method": method,
-                "batch": skae._base.INFERENCE_BATCH_SIZE,
+                "batch": skae._inference.INFERENCE_BATCH_SIZE,
             }
         )
     )

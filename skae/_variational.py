@@ -12,7 +12,7 @@ from sklearn.utils._set_output import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from . import _base
+from . import _inference
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
 from ._constraints import Count, is_bool
@@ -437,7 +437,7 @@ class VariationalAutoEncoder(DenseMixin, BaseAutoEncoder):
         self._check_bernoulli_range(X, self.net_.module_.likelihood)
         # Bound memory by the number of decoded rows: n_draws per sample, and
         # for n_draws above the batch size, one sample's draws in chunks.
-        batch_size = _base.INFERENCE_BATCH_SIZE
+        batch_size = _inference.INFERENCE_BATCH_SIZE
         rows = max(1, batch_size // n_draws)
         chunk = min(n_draws, batch_size)
         k = self._n_features_out

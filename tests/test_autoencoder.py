@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skae._base
+import skae._inference
 from skae import AutoEncoder
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -304,7 +304,7 @@ def test_inference_is_batched_and_batch_invariant(digits, monkeypatch):
     X, _ = digits
     ae = small().fit(X)
     full = ae.transform(X), ae.inverse_transform(ae.transform(X)), ae.score_samples(X)
-    monkeypatch.setattr(skae._base, "INFERENCE_BATCH_SIZE", 7)
+    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 7)
     batched = ae.transform(X), ae.inverse_transform(full[0]), ae.score_samples(X)
     for a, b in zip(full, batched, strict=True):
         assert_allclose(a, b, rtol=1e-12, atol=1e-15)

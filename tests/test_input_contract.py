@@ -15,7 +15,6 @@ and gives the same result at every run.
 """
 
 import math
-import sys
 import warnings
 
 import numpy as np
@@ -32,6 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
+
+import skae._inference
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -409,10 +410,8 @@ def test_wrong_feature_names_at_transform(cls):
 
 
 def _patch_batch_size(monkeypatch, size):
-    # Every skae module that reads the constant (variants may import it).
-    for name, module in list(sys.modules.items()):
-        if name.startswith("skae") and hasattr(module, "INFERENCE_BATCH_SIZE"):
-            monkeypatch.setattr(module, "INFERENCE_BATCH_SIZE", size)
+    # Read at call time, from this one module.
+    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", size)
 
 
 def _record_rows(estimator):

@@ -16,6 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import distributions as D
 
+import skae._inference
 import skae._variational
 from skae import VariationalAutoEncoder
 from skae._losses import (
@@ -221,7 +222,7 @@ def test_sample_decodes_standard_normal_codes(fitted):
 def test_sample_decodes_one_batch_at_a_time(fitted, monkeypatch):
     # Memory beyond the output and the (n_samples, n_components) codes stays
     # at one batch.
-    monkeypatch.setattr(skae._base, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 4)
     drawn, decoded = [], []
 
     class RecordingRandomState(np.random.RandomState):
@@ -323,7 +324,7 @@ def test_many_importance_draws_are_decoded_in_bounded_chunks(X, monkeypatch):
     vae.net_.module_.decoder.register_forward_pre_hook(
         lambda module, args: decoded.append(tuple(args[0].shape[:2]))
     )
-    monkeypatch.setattr(skae._base, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 4)
     assert_allclose(vae.score_samples(X[:4]), whole, rtol=1e-12)
     # One row at a time, its 10 draws 4 + 4 + 2 at a time.
     assert decoded == [(1, 4), (1, 4), (1, 2)] * 4
