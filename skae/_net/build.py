@@ -1,0 +1,101 @@
+"""build_net: scikit-learn style training parameters in, an initialized net out."""
+
+import sys
+
+import torch
+from skorch.callbacks import PrintLog
+from skorch.dataset import ValidSplit
+from skorch.utils import noop
+from tqdm import tqdm
+
+from .._runtime import fused_adam_supported
+from .callbacks import DivergenceCheck, EpochProgressBar, TrimBatchHistory
+from .early_stopping import RelativeEarlyStopping
+from .net import AutoEncoderNet
+
+
+def _write_beside_bar(text):
+    """Print ``text`` on stderr, above a progress bar if one is drawn there."""
+    tqdm.write(text, file=sys.stderr)
+
+
+def build_net(
+    module,
+    criterion,
+    *,
+    device,
+    batch_size,
+    learning_rate_init,
+    alpha,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    early_stopping,
+    validation_fraction,
+    shuffle,
+    shuffle_generator,
+    split_seed,
+    verbose,
+):
+    """Translate scikit-learn style training parameters into an initialized net.
+
+    Stopping follows ``MLPRegressor``: without ``early_stopping`` training
+    stops when the training loss has not improved by a relative ``tol`` for
+    ``n_iter_no_change`` epochs; with it, the same rule watches the loss on a
+    held-out ``validation_fraction`` and the best weights are restored.
+    """
+    # verbose=1 draws a progress bar on stderr, verbose>=2 prints a table per
+    # epoch on stdout; messages go where the bar or the table goes.
+    sink = noop if not verbose else print if verbose >= 2 else _write_beside_bar
+    monitor = "valid_loss" if early_stopping else "train_loss"
+    callbacks = [
+        ("divergence", DivergenceCheck()),
+    ]
+    if verbose == 1:
+        callbacks.append(("progress_bar", EpochProgressBar()))
+    callbacks += [
+        (
+            "stopping",
+            RelativeEarlyStopping(
+                monitor=monitor,
+                patience=n_iter_no_change,
+                threshold=tol,
+                threshold_mode="rel",
+                load_best=early_stopping,
+                sink=sink,
+            ),
+        ),
+    ]
+    if verbose >= 2:
+        callbacks.append(("print_log", PrintLog()))
+    callbacks.append(("trim_history", TrimBatchHistory()))
+
+    device_type = torch.device(device).type
+    penalty = {}
+    if alpha > 0:
+        # As in scikit-learn's MLPs, the L2 penalty applies to weights only.
+        # (Without a penalty a single group avoids a second optimiser kernel.)
+        penalty = {
+            "optimizer__weight_decay": alpha,
+            "optimizer__param_groups": [("*.bias", {"weight_decay": 0.0})],
+        }
+    net = AutoEncoderNet(
+        module=module,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        optimizer__lr=learning_rate_init,
+        optimizer__fused=fused_adam_supported(device_type) or None,
+        max_epochs=max_iter,
+        batch_size=batch_size,
+        train_split=(
+            ValidSplit(validation_fraction, random_state=split_seed)
+            if early_stopping
+            else None
+        ),
+        callbacks=callbacks,
+        device=device,
+        shuffle=shuffle,
+        shuffle_generator=shuffle_generator,
+        **penalty,
+    )
+    return net.initialize()
