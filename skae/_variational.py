@@ -12,22 +12,21 @@ from sklearn.utils._set_output import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from . import _inference
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
 from ._constraints import Count, is_bool
 from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._docs import inherit_docs
-from ._losses import ELBOLoss, log_likelihood_bound, squared_error
+from ._losses import ELBOLoss, squared_error
 from ._modules_variational import VariationalModule, variational_autoencoder
-from ._row_noise import row_keys, stream_normals
+from ._variational_scores import LikelihoodScores, check_bernoulli_range
 
 #: The smallest fixed ``noise_variance`` accepted.
 MIN_NOISE_VARIANCE = 1e-30
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
-class VariationalAutoEncoder(DenseMixin, BaseAutoEncoder):
+class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
     """Variational autoencoder (VAE): codes, likelihood scores and new samples.
 
     The encoder maps each sample ``x`` to a Normal distribution over codes,
@@ -282,21 +281,9 @@ class VariationalAutoEncoder(DenseMixin, BaseAutoEncoder):
     def _encode_batch(self, module, x):
         return module.encode(x)[0]
 
-    def _check_bernoulli_range(self, X, likelihood):
-        if likelihood != "bernoulli":
-            return
-        low, high = X.min(initial=0.0), X.max(initial=1.0)
-        if low < 0 or high > 1:
-            raise ValueError(
-                "likelihood='bernoulli' models data in [0, 1], but X has "
-                f"values in [{low:g}, {high:g}]. Scale it first (e.g. "
-                "MinMaxScaler(clip=True) in a Pipeline, so that new data stay "
-                "in range too) or use likelihood='gaussian'."
-            )
-
     def _prepare(self, X, resume):
         super()._prepare(X, resume)
-        self._check_bernoulli_range(X, self.likelihood)
+        check_bernoulli_range(X, self.likelihood)
         if not resume:
             # The key of score_samples' draws: fixed for the fitted model.
             self._score_seed = int(self._draw_seeds(1)[0])
@@ -392,67 +379,3 @@ class VariationalAutoEncoder(DenseMixin, BaseAutoEncoder):
         if columns is None:
             columns = np.asarray([f"x{i}" for i in range(self.n_features_in_)])
         return adapter.create_container(X_new, None, columns=columns)
-
-    def score_samples(self, X):
-        """Lower bound on the log-likelihood of each sample, in nats.
-
-        The ELBO with ``n_importance_samples=1``, the importance-weighted
-        bound with more; higher is better. See the class Notes for units and
-        scaling.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to score.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            ``log p(x)`` bounds, summed over features (not averaged).
-        """
-        return super().score_samples(X)
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples`: average log-likelihood bound, in nats.
-
-        On the same scale as ``PCA.score`` on the same data, so the two can be
-        compared in one ``GridSearchCV``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to score.
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        Returns
-        -------
-        score : float
-        """
-        return super().score(X, y)
-
-    def _score_samples(self, X):
-        n_draws = self.n_importance_samples
-        # Outside [0, 1] a Bernoulli log-likelihood is a number without meaning.
-        self._check_bernoulli_range(X, self.net_.module_.likelihood)
-        # Bound memory by the number of decoded rows: n_draws per sample, and
-        # for n_draws above the batch size, one sample's draws in chunks.
-        batch_size = _inference.INFERENCE_BATCH_SIZE
-        rows = max(1, batch_size // n_draws)
-        chunk = min(n_draws, batch_size)
-        k = self._n_features_out
-        # Each row's draws are keyed by its values (see _row_noise);
-        # _forward_batches visits the rows in order, ``rows`` at a time.
-        keys = row_keys(X, self._score_seed)
-        batch_keys = iter(np.array_split(keys, range(rows, len(X), rows)))
-
-        def bound(module, x):
-            keys = next(batch_keys)
-
-            def draws(first, stop):
-                eps = stream_normals(keys, (stop - first, k), first=first * k)
-                return torch.from_numpy(eps).to(device=x.device, dtype=x.dtype)
-
-            return log_likelihood_bound(module, x, draws, n_draws, chunk)
-
-        return self._forward_batches(bound, X, None, rows=rows)
