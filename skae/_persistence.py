@@ -67,7 +67,7 @@ from ._persistence_checks import (
     invalid,
     read_header,
 )
-from ._persistence_json import decode, encode
+from ._persistence_json import from_json, to_json
 from ._persistence_net import CRITERION, MODULE, net_state, rebuild_net
 from ._runtime import resolve_device
 from ._warm_start import architecture_params, check_built_with
@@ -158,8 +158,8 @@ def save(estimator, path):
         "format_version": FORMAT_VERSION,
         "class": name,
         "versions": _versions(),
-        "params": encode(params, "parameter"),
-        "attributes": encode(attributes, "attribute"),
+        "params": to_json(params, "parameter"),
+        "attributes": to_json(attributes, "attribute"),
         "fitted": hasattr(estimator, "net_"),
     }
     tensors = {}
@@ -288,7 +288,7 @@ def load(path, device=None):
 
 def _decoded(header, key, path):
     try:
-        value = decode(entry(header, key, dict, path), key)
+        value = from_json(entry(header, key, dict, path), key)
     except ValueError as exc:
         if os.fspath(path) in str(exc):
             raise

@@ -1,7 +1,7 @@
 """The JSON half of a skae file: parameters, fitted attributes, history.
 
-JSON has no tuples, arrays or devices: :func:`encode` writes them, and
-dicts, as tagged objects, and :func:`decode` reads them back, refusing
+JSON has no tuples, arrays or devices: :func:`to_json` writes them, and
+dicts, as tagged objects, and :func:`from_json` reads them back, refusing
 anything else: no pickle, no import of a name taken from the file, and no
 array larger than the data written for it.
 """
@@ -16,7 +16,7 @@ import torch
 _ALLOWED_KINDS = "biuf"
 
 
-def encode(value, what, name=""):
+def to_json(value, what, name=""):
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -26,11 +26,11 @@ def encode(value, what, name=""):
     if isinstance(value, (float, np.floating)):
         return float(value)
     if isinstance(value, tuple):
-        return {"__tuple__": [encode(v, what, name) for v in value]}
+        return {"__tuple__": [to_json(v, what, name) for v in value]}
     if isinstance(value, list):
-        return [encode(v, what, name) for v in value]
+        return [to_json(v, what, name) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"__dict__": {k: encode(v, what, k) for k, v in value.items()}}
+        return {"__dict__": {k: to_json(v, what, k) for k, v in value.items()}}
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
     if isinstance(value, np.ndarray):
@@ -54,17 +54,17 @@ def encode(value, what, name=""):
     )
 
 
-def decode(value, where):
+def from_json(value, where):
     """The Python value of a JSON entry; ``where`` names it in errors.
 
-    Raises ValueError for anything :func:`encode` does not write.
+    Raises ValueError for anything :func:`to_json` does not write.
     """
     if isinstance(value, float) and value != value:
         # NaN back as numpy's one NaN object, the default of missing_values:
         # NaN != NaN, and parameter dicts compare equal only through identity.
         return np.nan
     if isinstance(value, list):
-        return [decode(v, where) for v in value]
+        return [from_json(v, where) for v in value]
     if not isinstance(value, dict):
         return value
     if (
@@ -72,20 +72,20 @@ def decode(value, where):
         and "__tuple__" in value
         and isinstance(value["__tuple__"], list)
     ):
-        return tuple(decode(v, where) for v in value["__tuple__"])
+        return tuple(from_json(v, where) for v in value["__tuple__"])
     if len(value) == 1 and isinstance(value.get("__dict__"), dict):
-        return {k: decode(v, f"{where}.{k}") for k, v in value["__dict__"].items()}
+        return {k: from_json(v, f"{where}.{k}") for k, v in value["__dict__"].items()}
     if len(value) == 1 and isinstance(value.get("__device__"), str):
         try:
             return torch.device(value["__device__"])
         except (RuntimeError, ValueError) as exc:
             raise ValueError(f"{where} is not a device ({exc}).") from exc
     if value.keys() == {"__ndarray__", "dtype", "shape"}:
-        return _decode_array(value, where)
+        return _array_from_json(value, where)
     raise ValueError(f"{where} holds an entry skae.save does not write: {value!r:.80}.")
 
 
-def _decode_array(value, where):
+def _array_from_json(value, where):
     try:
         dtype = np.dtype(value["dtype"])
     except (TypeError, ValueError) as exc:

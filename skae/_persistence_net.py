@@ -10,7 +10,7 @@ import os
 import torch
 
 from ._persistence_checks import invalid
-from ._persistence_json import decode, encode
+from ._persistence_json import from_json, to_json
 from ._transaction import net_generators
 
 MODULE, CRITERION, OPTIMIZER, GENERATOR = (
@@ -37,7 +37,7 @@ def net_state(net):
         "device_type": torch.device(net.device).type,
         "batch_size": int(net.batch_size),
         "generators": generators,
-        "history": encode([dict(row) for row in net.history], "history entry"),
+        "history": to_json([dict(row) for row in net.history], "history entry"),
     }
     # safetensors stores each array once, contiguous and on the CPU.
     tensors = {
@@ -84,7 +84,7 @@ def rebuild_net(estimator, description, tensors, device, path):
                     message = f"is not a generator state ({exc})."
                     raise invalid(path, key, message) from exc
     try:
-        history = decode(description["history"], "net.history")
+        history = from_json(description["history"], "net.history")
     except ValueError as exc:
         raise ValueError(f"Cannot load {path!r}: {exc}") from exc
     if not all(isinstance(row, dict) for row in history):
