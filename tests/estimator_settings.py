@@ -9,6 +9,14 @@ skipped without anyone noticing.
 import pytest
 
 import skae
+from skae import (
+    AutoEncoder,
+    AutoEncoderImputer,
+    ConvAutoEncoder,
+    DenoisingAutoEncoder,
+    SparseAutoEncoder,
+    VariationalAutoEncoder,
+)
 from skae._base import BaseAutoEncoder
 
 #: Constructor parameters giving a tiny, quick network for each class, on
@@ -75,3 +83,18 @@ def make(cls, **params):
 def n_features(cls, default):
     """The number of input features to test ``cls`` with."""
     return N_FEATURES.get(cls.__name__, default)
+
+
+#: One small instance per configuration worth checking, for scikit-learn's
+#: estimator checks (test_common.py) and the search tests (test_scaling.py).
+ESTIMATORS = [
+    AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    DenoisingAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    SparseAutoEncoder(n_components=4, n_active=2, hidden_layer_sizes=(8,), max_iter=20),
+    SparseAutoEncoder(
+        n_components=4, sparsity="l1", hidden_layer_sizes=(8,), max_iter=20
+    ),
+    VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
+    AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+]

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 @pytest.fixture(scope="module")
-def digits():
+def labelled_digits():
     X, y = load_digits(return_X_y=True)
     return MinMaxScaler().fit_transform(X)[:600], y[:600]
 
@@ -46,8 +46,8 @@ def small(**params):
 # ----------------------------------------------------------------- behaviour
 
 
-def test_beats_pca_reconstruction_at_two_components(digits):
-    X, _ = digits
+def test_beats_pca_reconstruction_at_two_components(labelled_digits):
+    X, _ = labelled_digits
     ae = AutoEncoder(n_components=2, max_iter=100, random_state=0).fit(X)
     pca = PCA(n_components=2).fit(X)
     ae_mse = np.mean((ae.inverse_transform(ae.transform(X)) - X) ** 2)
@@ -56,8 +56,8 @@ def test_beats_pca_reconstruction_at_two_components(digits):
     assert_allclose(ae.reconstruction_error_, ae_mse, rtol=1e-5)
 
 
-def test_drop_in_for_pca_in_pipeline_and_grid_search(digits):
-    X, y = digits
+def test_drop_in_for_pca_in_pipeline_and_grid_search(labelled_digits):
+    X, y = labelled_digits
     pipe = Pipeline(
         [
             ("scale", MinMaxScaler()),
@@ -73,24 +73,24 @@ def test_drop_in_for_pca_in_pipeline_and_grid_search(digits):
     assert search.score(X, y) > 0.5
 
 
-def test_grid_search_without_scorer_uses_reconstruction_score(digits):
-    X, _ = digits
+def test_grid_search_without_scorer_uses_reconstruction_score(labelled_digits):
+    X, _ = labelled_digits
     search = GridSearchCV(small(), {"n_components": [1, 8]}, cv=2).fit(X)
     assert search.best_params_ == {"n_components": 8}
     scores = search.cv_results_["mean_test_score"]
     assert np.all(scores < 0)  # negative mean squared error
 
 
-def test_score_is_negative_mean_squared_error(digits):
-    X, _ = digits
+def test_score_is_negative_mean_squared_error(labelled_digits):
+    X, _ = labelled_digits
     ae = small().fit(X)
     reconstruction = ae.inverse_transform(ae.transform(X))
     assert_allclose(ae.score_samples(X), -np.mean((reconstruction - X) ** 2, axis=1))
     assert ae.score(X) == pytest.approx(-ae.reconstruction_error_, rel=1e-6)
 
 
-def test_loss_decreases_and_attributes_are_set(digits):
-    X, _ = digits
+def test_loss_decreases_and_attributes_are_set(labelled_digits):
+    X, _ = labelled_digits
     # From random weights; the PCA start is tested in test_modules_residual.py.
     ae = small(
         init="random", early_stopping=False, max_iter=20, n_iter_no_change=20
@@ -104,8 +104,8 @@ def test_loss_decreases_and_attributes_are_set(digits):
     assert isinstance(ae.net_.module_, torch.nn.Module)
 
 
-def test_stops_when_training_loss_stalls_and_warns_otherwise(digits):
-    X, _ = digits
+def test_stops_when_training_loss_stalls_and_warns_otherwise(labelled_digits):
+    X, _ = labelled_digits
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         stalled = small(max_iter=500, tol=0.5, n_iter_no_change=2).fit(X)
@@ -114,8 +114,8 @@ def test_stops_when_training_loss_stalls_and_warns_otherwise(digits):
         small(max_iter=3).fit(X)
 
 
-def test_early_stopping_holds_out_data_and_restores_best(digits):
-    X, _ = digits
+def test_early_stopping_holds_out_data_and_restores_best(labelled_digits):
+    X, _ = labelled_digits
     ae = small(max_iter=60, early_stopping=True, n_iter_no_change=3, tol=0.05)
     ae.fit(X)
     assert ae.n_iter_ < 60
@@ -126,8 +126,8 @@ def test_early_stopping_holds_out_data_and_restores_best(digits):
     assert all(score < 0 for score in ae.validation_scores_)
 
 
-def test_warm_start_and_partial_fit_continue_training(digits):
-    X, _ = digits
+def test_warm_start_and_partial_fit_continue_training(labelled_digits):
+    X, _ = labelled_digits
     ae = small(max_iter=5, n_iter_no_change=5, warm_start=True).fit(X)
     first_loss = ae.loss_curve_[-1]
     ae.fit(X)
@@ -141,8 +141,8 @@ def test_warm_start_and_partial_fit_continue_training(digits):
     assert incremental.loss_curve_[-1] < incremental.loss_curve_[0]
 
 
-def test_refit_without_warm_start_starts_over(digits):
-    X, _ = digits
+def test_refit_without_warm_start_starts_over(labelled_digits):
+    X, _ = labelled_digits
     ae = small(max_iter=5, n_iter_no_change=5)
     codes = ae.fit(X).transform(X)
     assert_array_equal(ae.fit(X).transform(X), codes)
@@ -155,8 +155,8 @@ def test_refit_without_warm_start_starts_over(digits):
     ids=lambda p: next(iter(p)),
 )
 @pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
-def test_warm_start_refuses_a_changed_network(digits, params, how):
-    X, _ = digits
+def test_warm_start_refuses_a_changed_network(labelled_digits, params, how):
+    X, _ = labelled_digits
     ae = small(max_iter=2).fit(X)
     codes = ae.transform(X)
     name, value = next(iter(params.items()))
@@ -173,8 +173,8 @@ def test_warm_start_refuses_a_changed_network(digits, params, how):
     assert ae.transform(X).shape[1] == ae.n_components
 
 
-def test_warm_start_applies_changed_training_settings(digits):
-    X, _ = digits
+def test_warm_start_applies_changed_training_settings(labelled_digits):
+    X, _ = labelled_digits
     ae = small(max_iter=3, early_stopping=False).fit(X)
     adam_state = len(ae.net_.optimizer_.state)
     ae.set_params(
@@ -187,8 +187,8 @@ def test_warm_start_applies_changed_training_settings(digits):
     assert ae.n_iter_ == 3 + 2
 
 
-def test_inference_follows_the_fitted_model_until_the_next_fit(digits):
-    X, _ = digits
+def test_inference_follows_the_fitted_model_until_the_next_fit(labelled_digits):
+    X, _ = labelled_digits
     ae = small(n_components=2, max_iter=2).fit(X)
     codes = ae.transform(X)
     ae.set_params(n_components=3)
@@ -197,9 +197,11 @@ def test_inference_follows_the_fitted_model_until_the_next_fit(digits):
     assert ae.get_feature_names_out().tolist() == ["autoencoder0", "autoencoder1"]
 
 
-def test_float32_inference_refuses_values_beyond_its_range(digits, monkeypatch):
+def test_float32_inference_refuses_values_beyond_its_range(
+    labelled_digits, monkeypatch
+):
     # Accelerators infer in float32; fake that path on the CPU.
-    X, _ = digits
+    X, _ = labelled_digits
     ae = small(max_iter=2).fit(X)
     module = ae.net_.module_
 
@@ -215,15 +217,15 @@ def test_float32_inference_refuses_values_beyond_its_range(digits, monkeypatch):
     assert np.isfinite(ae.transform(X[:2])).all()
 
 
-def test_dropout_only_during_training(digits):
-    X, _ = digits
+def test_dropout_only_during_training(labelled_digits):
+    X, _ = labelled_digits
     ae = small(dropout=0.5).fit(X)
     assert_array_equal(ae.transform(X), ae.transform(X))
     assert any(isinstance(m, skae._modules.Dropout) for m in ae.net_.module_.modules())
 
 
-def test_alpha_shrinks_the_weights(digits):
-    X, _ = digits
+def test_alpha_shrinks_the_weights(labelled_digits):
+    X, _ = labelled_digits
 
     def weight_norm(alpha):
         ae = small(init="random", alpha=alpha, max_iter=10, n_iter_no_change=10).fit(X)
@@ -237,8 +239,8 @@ def test_alpha_shrinks_the_weights(digits):
 
 
 @pytest.mark.parametrize("hidden", [(), 16, (16, 8)])
-def test_hidden_layer_sizes_shapes(digits, hidden):
-    X, _ = digits
+def test_hidden_layer_sizes_shapes(labelled_digits, hidden):
+    X, _ = labelled_digits
     ae = small(init="random", hidden_layer_sizes=hidden, max_iter=2).fit(X)
     linears = [
         m for m in ae.net_.module_.encoder.modules() if isinstance(m, torch.nn.Linear)
@@ -247,8 +249,8 @@ def test_hidden_layer_sizes_shapes(digits, hidden):
     assert [m.out_features for m in linears] == [*widths, 4]
 
 
-def test_works_with_standard_scaled_input(digits):
-    X, _ = digits
+def test_works_with_standard_scaled_input(labelled_digits):
+    X, _ = labelled_digits
     X = StandardScaler().fit_transform(X)
     ae = AutoEncoder(n_components=8, max_iter=60, random_state=0).fit(X)
     pca = PCA(n_components=8).fit(X)
@@ -256,8 +258,8 @@ def test_works_with_standard_scaled_input(digits):
     assert ae.reconstruction_error_ < pca_mse
 
 
-def test_verbose_prints_a_table_and_default_is_silent(digits, capsys):
-    X, _ = digits
+def test_verbose_prints_a_table_and_default_is_silent(labelled_digits, capsys):
+    X, _ = labelled_digits
     small(max_iter=2).fit(X)
     assert capsys.readouterr().out == ""
     small(max_iter=2, verbose=2).fit(X)
@@ -268,8 +270,8 @@ def test_verbose_prints_a_table_and_default_is_silent(digits, capsys):
 # ----------------------------------------------------------- reproducibility
 
 
-def test_same_random_state_gives_bit_identical_codes(digits):
-    X, _ = digits
+def test_same_random_state_gives_bit_identical_codes(labelled_digits):
+    X, _ = labelled_digits
     assert_array_equal(small().fit_transform(X), small().fit_transform(X))
     assert not np.array_equal(
         small(random_state=1).fit_transform(X), small().fit_transform(X)
@@ -277,8 +279,8 @@ def test_same_random_state_gives_bit_identical_codes(digits):
 
 
 @pytest.mark.parametrize("random_state", [0, None])
-def test_fit_leaves_global_random_state_alone(digits, random_state):
-    X, _ = digits
+def test_fit_leaves_global_random_state_alone(labelled_digits, random_state):
+    X, _ = labelled_digits
     torch_state = torch.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (global on purpose)
     small(random_state=random_state, dropout=0.2, early_stopping=True).fit(X)
@@ -286,8 +288,8 @@ def test_fit_leaves_global_random_state_alone(digits, random_state):
     assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
 
 
-def test_n_threads_is_restored_after_fit(digits):
-    X, _ = digits
+def test_n_threads_is_restored_after_fit(labelled_digits):
+    X, _ = labelled_digits
     before = torch.get_num_threads()
     small(n_threads=1).fit(X)
     small(n_threads="auto").fit(X)
@@ -297,11 +299,11 @@ def test_n_threads_is_restored_after_fit(digits):
 # ------------------------------------------------------- inference & dtypes
 
 
-def test_inference_is_batched_and_batch_invariant(digits, monkeypatch):
+def test_inference_is_batched_and_batch_invariant(labelled_digits, monkeypatch):
     # Inference runs in float64 on the CPU, so a sample's output depends on
     # the other rows of its batch only in the last bits (float32 products
     # differ by ~1e-7 relative, which breaks check_methods_subset_invariance).
-    X, _ = digits
+    X, _ = labelled_digits
     ae = small().fit(X)
     full = ae.transform(X), ae.inverse_transform(ae.transform(X)), ae.score_samples(X)
     monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 7)
@@ -319,8 +321,8 @@ def test_inference_is_batched_and_batch_invariant(digits, monkeypatch):
         (np.int64, np.float64),
     ],
 )
-def test_output_dtype_follows_input(digits, dtype, expected):
-    X, _ = digits
+def test_output_dtype_follows_input(labelled_digits, dtype, expected):
+    X, _ = labelled_digits
     X = (X * 16).astype(dtype)
     ae = small(max_iter=2).fit(X)
     assert ae.transform(X).dtype == expected
@@ -328,15 +330,15 @@ def test_output_dtype_follows_input(digits, dtype, expected):
     assert ae.score_samples(X).dtype == expected
 
 
-def test_float32_and_float64_inputs_train_the_same_model(digits):
-    X, _ = digits
+def test_float32_and_float64_inputs_train_the_same_model(labelled_digits):
+    X, _ = labelled_digits
     codes64 = small().fit_transform(X)
     codes32 = small().fit_transform(X.astype(np.float32))
     assert_allclose(codes32, codes64, rtol=1e-4, atol=1e-5)
 
 
-def test_feature_names_and_pandas_output(digits):
-    X, _ = digits
+def test_feature_names_and_pandas_output(labelled_digits):
+    X, _ = labelled_digits
     columns = [f"pixel{i}" for i in range(64)]
     frame = pd.DataFrame(X, columns=columns)
     ae = small().set_output(transform="pandas").fit(frame)
@@ -378,8 +380,8 @@ def test_bad_training_input_is_explained(X, match):
         small().fit(X)
 
 
-def test_wrong_number_of_features_at_transform(digits):
-    X, _ = digits
+def test_wrong_number_of_features_at_transform(labelled_digits):
+    X, _ = labelled_digits
     ae = small(max_iter=1).fit(X)
     with pytest.raises(ValueError, match="64 features"):
         ae.transform(X[:, :10])
@@ -401,21 +403,21 @@ def test_wrong_number_of_features_at_transform(digits):
         ({"n_threads": 0}, "n_threads"),
     ],
 )
-def test_invalid_parameters(digits, params, match):
-    X, _ = digits
+def test_invalid_parameters(labelled_digits, params, match):
+    X, _ = labelled_digits
     with pytest.raises(InvalidParameterError, match=match):
         small(**params).fit(X)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_asking_for_a_missing_gpu_is_an_error(digits):
-    X, _ = digits
+def test_asking_for_a_missing_gpu_is_an_error(labelled_digits):
+    X, _ = labelled_digits
     with pytest.raises(InvalidParameterError, match="cuda.*device='auto'"):
         small(device="cuda").fit(X)
 
 
-def test_fewer_samples_than_batch_size(digits):
-    X, _ = digits
+def test_fewer_samples_than_batch_size(labelled_digits):
+    X, _ = labelled_digits
     ae = small(batch_size=500).fit(X[:3])
     assert ae.net_.batch_size == 3
     assert np.isfinite(ae.transform(X[:3])).all()
@@ -423,14 +425,14 @@ def test_fewer_samples_than_batch_size(digits):
     assert single.transform(X[:1]).shape == (1, 4)
 
 
-def test_early_stopping_needs_two_samples(digits):
-    X, _ = digits
+def test_early_stopping_needs_two_samples(labelled_digits):
+    X, _ = labelled_digits
     with pytest.raises(ValueError, match="at least 2 samples"):
         small(early_stopping=True).fit(X[:1])
 
 
-def test_early_stopping_split_that_leaves_nothing_to_train_on(digits):
-    X, _ = digits
+def test_early_stopping_split_that_leaves_nothing_to_train_on(labelled_digits):
+    X, _ = labelled_digits
     ae = small(early_stopping=True, validation_fraction=0.9)
     with pytest.raises(
         ValueError, match=r"validation_fraction=0.9 of the n_samples=5 samples \(5\)"
@@ -440,8 +442,8 @@ def test_early_stopping_split_that_leaves_nothing_to_train_on(digits):
     assert len(ae.validation_scores_) == ae.n_iter_
 
 
-def test_diverging_training_raises_and_keeps_no_nan(digits):
-    X, _ = digits
+def test_diverging_training_raises_and_keeps_no_nan(labelled_digits):
+    X, _ = labelled_digits
     X = X * 1e20
     ae = small(learning_rate_init=1.0, max_iter=5)
     with pytest.raises(ValueError, match="diverged at epoch 1.*learning_rate_init"):
@@ -455,8 +457,8 @@ def test_diverging_training_raises_and_keeps_no_nan(digits):
     assert_array_equal(warm.transform(X / 1e20), before)
 
 
-def test_keyboard_interrupt_keeps_weights_and_propagates(digits, monkeypatch):
-    X, _ = digits
+def test_keyboard_interrupt_keeps_weights_and_propagates(labelled_digits, monkeypatch):
+    X, _ = labelled_digits
     ae = small(max_iter=50, n_iter_no_change=50)
     original = skae._net.AutoEncoderNet.train_step
     calls = {"n": 0}
@@ -478,8 +480,8 @@ def test_keyboard_interrupt_keeps_weights_and_propagates(digits, monkeypatch):
 
 
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
-def test_pickle_round_trip_gives_identical_transform(digits, dump):
-    X, _ = digits
+def test_pickle_round_trip_gives_identical_transform(labelled_digits, dump):
+    X, _ = labelled_digits
     ae = small().fit(X)
     if dump == "pickle":
         restored = pickle.loads(pickle.dumps(ae))
@@ -492,8 +494,8 @@ def test_pickle_round_trip_gives_identical_transform(digits, dump):
     restored.partial_fit(X)  # and it can keep training
 
 
-def test_pickle_does_not_grow_with_training_length(digits):
-    X, _ = digits
+def test_pickle_does_not_grow_with_training_length(labelled_digits):
+    X, _ = labelled_digits
     short = len(pickle.dumps(small(max_iter=2, n_iter_no_change=2).fit(X)))
     long = len(pickle.dumps(small(max_iter=40, n_iter_no_change=40).fit(X)))
     assert long < 1.1 * short

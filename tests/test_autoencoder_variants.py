@@ -6,8 +6,6 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_digits
-from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder
@@ -20,12 +18,6 @@ from skae._noise import feature_range, input_noise
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 VARIANTS = [DenoisingAutoEncoder, SparseAutoEncoder]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X = load_digits().data
-    return MinMaxScaler().fit_transform(X)[:500]
 
 
 def small(cls, **params):

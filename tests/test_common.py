@@ -1,29 +1,8 @@
 """scikit-learn's estimator checks, run on every public estimator."""
 
 import pytest
+from estimator_settings import ESTIMATORS
 from sklearn.utils.estimator_checks import parametrize_with_checks
-
-from skae import (
-    AutoEncoder,
-    AutoEncoderImputer,
-    ConvAutoEncoder,
-    DenoisingAutoEncoder,
-    SparseAutoEncoder,
-    VariationalAutoEncoder,
-)
-
-# Small networks and few epochs: the checks only need a working estimator.
-ESTIMATORS = [
-    AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
-    DenoisingAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
-    SparseAutoEncoder(n_components=4, n_active=2, hidden_layer_sizes=(8,), max_iter=20),
-    SparseAutoEncoder(
-        n_components=4, sparsity="l1", hidden_layer_sizes=(8,), max_iter=20
-    ),
-    VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
-    ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
-    AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
-]
 
 # Checks that cannot pass, with the reason. Empty while every check passes.
 EXPECTED_FAILED_CHECKS = {}

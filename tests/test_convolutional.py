@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_digits, load_sample_images
+from sklearn.datasets import load_sample_images
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.image import extract_patches_2d
-from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
@@ -18,12 +17,6 @@ from skae._modules_conv import FromImages, ToImages, conv_autoencoder
 from skae._noise import DenoisingMixin
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X = load_digits().data
-    return MinMaxScaler().fit_transform(X)[:500]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from numpy.testing import assert_allclose
 
 from skae._runtime import (
     SMALL_STEP_FLOPS,
@@ -49,8 +50,19 @@ def test_generators_are_private_and_seeded():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_fused_adam_probe_answers_for_cpu():
-    assert fused_adam_supported("cpu") in (True, False)
+def _adam_step(fused):
+    param = torch.ones(3, requires_grad=True)
+    param.grad = torch.tensor([0.5, -1.0, 2.0])
+    torch.optim.Adam([param], lr=0.1, fused=fused).step()
+    return param.detach()
+
+
+def test_fused_adam_probe_tells_what_torch_does_on_cpu():
+    if fused_adam_supported("cpu"):
+        assert_allclose(_adam_step(fused=True), _adam_step(fused=None), rtol=1e-6)
+    else:
+        with pytest.raises((RuntimeError, TypeError, ValueError)):
+            _adam_step(fused=True)
     assert fused_adam_supported("not-a-device") is False
 
 

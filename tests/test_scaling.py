@@ -7,13 +7,13 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from estimator_settings import ESTIMATORS
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import InvalidParameterError
-from test_common import ESTIMATORS
 
 from skae import AutoEncoder, _runtime
 from skae._runtime import resolve_device
@@ -24,7 +24,7 @@ requires_cuda = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digits32():
     return (load_digits().data[:300] / 16.0).astype(np.float32)
 
 
@@ -79,21 +79,21 @@ def assert_same_search(a, b):
 
 
 @pytest.fixture(scope="module")
-def serial(digits):
-    return search(n_jobs=1).fit(digits)
+def serial(digits32):
+    return search(n_jobs=1).fit(digits32)
 
 
-def test_grid_search_with_two_joblib_workers_matches_serial(digits, serial):
-    parallel = search(n_jobs=2).fit(digits)
+def test_grid_search_with_two_joblib_workers_matches_serial(digits32, serial):
+    parallel = search(n_jobs=2).fit(digits32)
     assert_same_search(serial, parallel)
     assert_array_equal(
-        serial.best_estimator_.transform(digits),
-        parallel.best_estimator_.transform(digits),
+        serial.best_estimator_.transform(digits32),
+        parallel.best_estimator_.transform(digits32),
     )
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
-def test_what_workers_receive_is_small(estimator, digits):
+def test_what_workers_receive_is_small(estimator, digits32):
     # Searches send each worker an unfitted clone: parameters only, no data,
     # no net. (Fitted models stay small too: see test_autoencoder.py.)
     assert len(pickle.dumps(clone(estimator))) < 2048
@@ -132,7 +132,7 @@ def test_loky_workers_do_not_oversubscribe(hidden):
         assert threads.pop() <= budget
 
 
-def test_grid_search_on_a_dask_cluster_matches_serial(digits, serial):
+def test_grid_search_on_a_dask_cluster_matches_serial(digits32, serial):
     distributed = pytest.importorskip("distributed")
     # Worker processes, one thread each: the nanny starts workers with
     # OMP_NUM_THREADS=1, and two fits never share torch's process-wide
@@ -149,7 +149,7 @@ def test_grid_search_on_a_dask_cluster_matches_serial(digits, serial):
         joblib.parallel_backend("dask"),
         distributed.get_task_stream(client) as tasks,
     ):
-        on_dask = search(n_jobs=-1).fit(digits)
+        on_dask = search(n_jobs=-1).fit(digits32)
     assert_same_search(serial, on_dask)
     # Both worker processes took part.
     assert len({task["worker"] for task in tasks.data}) == 2
@@ -169,9 +169,9 @@ def memmap_of(X, tmp_path):
     [(300, 100), (300, 150), (300, 300), (290, 100), (290, 50)],
 )
 def test_partial_fit_over_memmap_chunks_equals_fit(
-    digits, tmp_path, n_samples, chunk_rows
+    digits32, tmp_path, n_samples, chunk_rows
 ):
-    X = digits[:n_samples]
+    X = digits32[:n_samples]
     epochs = 3
     whole = exact(max_iter=epochs).fit(X)
     assert whole.n_iter_ == epochs
@@ -194,26 +194,26 @@ def test_partial_fit_over_memmap_chunks_equals_fit(
     assert chunked.n_iter_ == epochs * len(list(gen_batches(n_samples, chunk_rows)))
 
 
-def test_chunks_not_aligned_with_batches_train_another_model(digits):
+def test_chunks_not_aligned_with_batches_train_another_model(digits32):
     # 70-row chunks cut fit's 50-row batches in two: other batches, other
     # updates. This is why the contract asks for aligned chunks.
-    whole = exact().fit(digits)
+    whole = exact().fit(digits32)
     chunked = exact()
     for _ in range(3):
-        for rows in gen_batches(len(digits), 70):
-            chunked.partial_fit(digits[rows])
-    assert not np.allclose(whole.transform(digits), chunked.transform(digits))
+        for rows in gen_batches(len(digits32), 70):
+            chunked.partial_fit(digits32[rows])
+    assert not np.allclose(whole.transform(digits32), chunked.transform(digits32))
 
 
-def test_partial_fit_accepts_any_iterable_of_arrays(digits):
-    chunks = (digits[rows].tolist() for rows in gen_batches(len(digits), 100))
+def test_partial_fit_accepts_any_iterable_of_arrays(digits32):
+    chunks = (digits32[rows].tolist() for rows in gen_batches(len(digits32), 100))
     ae = exact()
     for chunk in chunks:
         ae.partial_fit(chunk)
     reference = exact()
-    for rows in gen_batches(len(digits), 100):
-        reference.partial_fit(digits[rows])
-    assert_array_equal(ae.transform(digits), reference.transform(digits))
+    for rows in gen_batches(len(digits32), 100):
+        reference.partial_fit(digits32[rows])
+    assert_array_equal(ae.transform(digits32), reference.transform(digits32))
 
 
 # ------------------------------------------------------------------ devices
@@ -267,10 +267,10 @@ def test_explicit_devices_pass_through(accelerators):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
-def test_every_estimator_honours_device(estimator, digits, accelerators):
+def test_every_estimator_honours_device(estimator, digits32, accelerators):
     estimator = clone(estimator)
     accelerators(cuda=False, mps=False)
-    X = digits[:60, :16]
+    X = digits32[:60, :16]
     with pytest.raises(InvalidParameterError, match="device='cuda'.*device='auto'"):
         estimator.set_params(device="cuda").fit(X)
     with pytest.raises(InvalidParameterError, match="device='mps'"):
@@ -292,9 +292,9 @@ def test_every_estimator_honours_device(estimator, digits, accelerators):
 @pytest.mark.gpu
 @requires_cuda
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
-def test_estimators_train_on_cuda_like_on_cpu(estimator, digits):
+def test_estimators_train_on_cuda_like_on_cpu(estimator, digits32):
     estimator = clone(estimator)
-    X = digits[:, :16]
+    X = digits32[:, :16]
     on_gpu = estimator.set_params(device="cuda", random_state=0).fit(X)
     assert on_gpu.device_.type == "cuda"
     assert next(on_gpu.net_.module_.parameters()).is_cuda
@@ -307,13 +307,13 @@ def test_estimators_train_on_cuda_like_on_cpu(estimator, digits):
 
 @pytest.mark.gpu
 @requires_cuda
-def test_auto_picks_cuda_and_partial_fit_chunks_match_fit_on_cuda(digits):
-    whole = exact(device="auto").fit(digits)
+def test_auto_picks_cuda_and_partial_fit_chunks_match_fit_on_cuda(digits32):
+    whole = exact(device="auto").fit(digits32)
     assert whole.device_.type == "cuda"
     chunked = exact(device="auto")
     for _ in range(3):
-        for rows in gen_batches(len(digits), 100):
-            chunked.partial_fit(digits[rows])
+        for rows in gen_batches(len(digits32), 100):
+            chunked.partial_fit(digits32[rows])
     assert_allclose(
-        whole.transform(digits), chunked.transform(digits), rtol=1e-5, atol=1e-6
+        whole.transform(digits32), chunked.transform(digits32), rtol=1e-5, atol=1e-6
     )
