@@ -36,7 +36,7 @@ SETTINGS = {
 }
 
 #: Imputers return completed data, not codes, and take NaN: the encoder
-#: contract of tests/test_input_contract.py does not apply to them (their own
+#: contract of tests/test_input.py does not apply to them (their own
 #: is in their test file); persistence and fault tests still run on them.
 IMPUTERS = {"AutoEncoderImputer"}
 
