@@ -1,6 +1,5 @@
 """The net's callbacks: divergence check, progress bar, history trimming."""
 
-import copy
 import math
 import os
 import sys
@@ -10,44 +9,26 @@ from tqdm import tqdm
 
 
 class DivergenceCheck(Callback):
-    """Stop with a clear error when the loss blows up, keeping finite weights.
+    """Stop with a clear error when the loss becomes NaN or infinite.
 
-    The weights and optimiser state from the start of the training call are
-    restored, so a diverged warm start or ``partial_fit`` leaves the model as
-    it was instead of full of NaN.
+    It only raises: the estimators run every training call inside
+    ``skae._transaction.fit_transaction``, which puts the weights, optimiser
+    state and history from before the call back, so a diverged warm start or
+    ``partial_fit`` leaves the model as it was instead of full of NaN.
     """
-
-    def on_train_begin(self, net, **kwargs):
-        self.module_state_ = _clone_state(net.module_.state_dict())
-        self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
-        self.n_epochs_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
         losses = [net.history[-1].get(key) for key in ("train_loss", "valid_loss")]
         if all(loss is None or math.isfinite(loss) for loss in losses):
             return
-        net.module_.load_state_dict(self.module_state_)
-        net.optimizer_.load_state_dict(self.optimizer_state_)
-        self.on_train_end(net)
-        epoch = len(net.history)
-        # The epochs of this call no longer describe the restored weights;
-        # left in, a later partial_fit would put their NaN in loss_curve_.
-        del net.history[self.n_epochs_ :]
-        # The estimators undo a failed call as a whole (skae._transaction).
         raise ValueError(
-            f"Training diverged at epoch {epoch}: the reconstruction loss became "
-            f"{losses[0]}. The estimator was left as it was before this call. "
-            f"Lower learning_rate_init (currently {net.optimizer__lr:g}), or "
-            "scale the input first (e.g. StandardScaler or MinMaxScaler in a "
-            "Pipeline); very large feature values make the loss overflow."
+            f"Training diverged at epoch {len(net.history)}: the reconstruction "
+            f"loss became {losses[0]}. The estimator was left as it was before "
+            f"this call. Lower learning_rate_init (currently "
+            f"{net.optimizer__lr:g}), or scale the input first (e.g. "
+            "StandardScaler or MinMaxScaler in a Pipeline); very large feature "
+            "values make the loss overflow."
         )
-
-    def on_train_end(self, net, **kwargs):
-        self.module_state_ = self.optimizer_state_ = None
-
-
-def _clone_state(state_dict):
-    return {name: tensor.detach().clone() for name, tensor in state_dict.items()}
 
 
 class EpochProgressBar(Callback):
