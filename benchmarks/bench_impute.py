@@ -11,12 +11,14 @@ then 50% of the entries completely at random (MCAR, mask from
   IterativeImputer(random_state=0). Targets at 20% MCAR: <= 0.9 on digits,
   <= 1.0 on wine and breast cancer;
 - on digits, AutoEncoderImputer's fit time over IterativeImputer's
-  (target <= 2.0).
+  (target <= 2.0), best of ``--seeds`` fits each, with the range of the
+  ratios of the single fits.
 
 AutoEncoderImputer runs with its defaults, with ``random_state`` 0 to
 ``--seeds - 1``: its RMSE is the mean over the seeds, with the range, its
-time the mean. The other imputers are deterministic. Times are from the same
-machine in the same run, and noisy on a busy one.
+time the best. The other imputers are deterministic; on digits,
+IterativeImputer is fitted ``--seeds`` times too, for its best time. Times
+are from the same machine in the same run, and noisy on a busy one.
 
 Everything runs with one BLAS thread (threadpoolctl), as AutoEncoderImputer
 trains these small networks on one torch thread: on a shared machine,
@@ -72,7 +74,7 @@ def run(imputer, X, X_holes, missing):
 def main(n_seeds):
     header = (
         f"{'dataset':<14}{'MCAR':>5}{'mean':>8}{'KNN':>8}{'Iterative':>10}"
-        f"{'AutoEncoderImputer':>24}{'ratio':>7}{'target':>8}   fit s: "
+        f"{'AutoEncoderImputer':>24}{'ratio':>7}{'target':>8}   best fit s: "
         f"{'KNN':>5}{'Iter':>6}{'AEI':>6}"
     )
     print(header)
@@ -83,13 +85,19 @@ def main(n_seeds):
             X, X_holes, missing = with_holes(name, rate)
             mean, _ = run(SimpleImputer(), X, X_holes, missing)
             knn, knn_s = run(KNNImputer(), X, X_holes, missing)
-            it, it_s = run(IterativeImputer(random_state=0), X, X_holes, missing)
+            repeats = n_seeds if name == "digits" else 1
+            its = [
+                run(IterativeImputer(random_state=0), X, X_holes, missing)
+                for _ in range(repeats)
+            ]
+            it, it_s = its[0][0], min(s for _, s in its)
             runs = [
                 run(AutoEncoderImputer(random_state=seed), X, X_holes, missing)
                 for seed in range(n_seeds)
             ]
             rmses = np.array([r for r, _ in runs])
-            ae_s = float(np.mean([s for _, s in runs]))
+            ae_times = np.array([s for _, s in runs])
+            ae_s = float(ae_times.min())
             ratio = rmses.mean() / min(knn, it)
             target = TARGETS[name] if rate == 0.2 else None
             ae = f"{rmses.mean():.4f} [{rmses.min():.4f}, {rmses.max():.4f}]"
@@ -105,13 +113,17 @@ def main(n_seeds):
                 flush=True,
             )
             if name == "digits":
-                summary.append((rate, ae_s / it_s))
+                it_times = np.array([s for _, s in its])
+                singles = ae_times[:, None] / it_times[None, :]
+                summary.append((rate, ae_s / it_s, singles.min(), singles.max()))
     print()
-    for rate, ratio in summary:
+    for rate, ratio, low, high in summary:
         verdict = "met" if ratio <= TIME_TARGET else "MISSED"
         print(
             f"digits {rate:.0%} MCAR: AutoEncoderImputer fit time / "
-            f"IterativeImputer's = {ratio:.2f} (target <= {TIME_TARGET}: {verdict})"
+            f"IterativeImputer's = {ratio:.2f}, best of {n_seeds} each "
+            f"[single fits {low:.2f}, {high:.2f}] "
+            f"(target <= {TIME_TARGET}: {verdict})"
         )
 
 

@@ -53,7 +53,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         integer dtypes with missing values, ``missing_values`` should be set
         to ``np.nan``, since ``pd.NA`` will be converted to ``np.nan``.
 
-    n_components : int, default=16
+    n_components : int, default=32
         Size of the code (the bottleneck).
 
     mask_rate : float in [0, 1), default=0.2
@@ -70,9 +70,11 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         ``fit`` is called are returned by :meth:`transform`, their missing
         entries imputed with 0. Otherwise they are dropped.
 
-    hidden_layer_sizes : int or tuple of int, default=(128,)
+    hidden_layer_sizes : int or tuple of int, default=(256, 128)
         Widths of the encoder's hidden layers, from the input towards the
-        code; the decoder uses the same widths in reverse.
+        code; the decoder uses the same widths in reverse. Two layers learn
+        to fill in holes in fewer epochs than one wider layer (measured by
+        ``benchmarks/bench_impute.py``).
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
@@ -83,15 +85,15 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
     alpha : float, default=0.0
         L2 penalty on the weights (not the biases), as Adam's weight decay.
 
-    batch_size : int or "auto", default=32
+    batch_size : int or "auto", default=64
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``. Smaller than
         the other estimators' default, for enough steps per epoch on the
         small tables that imputation often deals with.
 
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=2e-3
         Adam's learning rate.
 
-    max_iter : int, default=200
+    max_iter : int, default=120
         Maximum number of epochs (passes over the training data).
 
     tol : float, default=1e-4
@@ -210,17 +212,17 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         self,
         *,
         missing_values=np.nan,
-        n_components=16,
+        n_components=32,
         mask_rate=0.2,
         add_indicator=False,
         keep_empty_features=False,
-        hidden_layer_sizes=(128,),
+        hidden_layer_sizes=(256, 128),
         activation="relu",
         dropout=0.0,
         alpha=0.0,
-        batch_size=32,
-        learning_rate_init=1e-3,
-        max_iter=200,
+        batch_size=64,
+        learning_rate_init=2e-3,
+        max_iter=120,
         tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
