@@ -72,9 +72,9 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
 
     hidden_layer_sizes : int or tuple of int, default=(256, 128)
         Widths of the encoder's hidden layers, from the input towards the
-        code; the decoder uses the same widths in reverse. Two layers learn
-        to fill in holes in fewer epochs than one wider layer (measured by
-        ``benchmarks/bench_impute.py``).
+        code; the decoder uses the same widths in reverse. Two layers learned
+        to fill in holes in fewer epochs than one wider layer on the data
+        sets of ``benchmarks/bench_impute.py``, when this default was chosen.
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
