@@ -7,6 +7,7 @@ from ._imputer import AutoEncoderImputer
 from ._persistence import load, save
 from ._sparse import SparseAutoEncoder
 from ._to_onnx import to_onnx
+from ._umap import UMAPAutoEncoder
 from ._variational import VariationalAutoEncoder
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "SparseAutoEncoder"]
@@ -15,4 +16,5 @@ __all__ += ["VariationalAutoEncoder"]
 __all__ += ["ConvAutoEncoder"]
 __all__ += ["to_onnx"]
 __all__ += ["AutoEncoderImputer"]
+__all__ += ["UMAPAutoEncoder"]
 __version__ = "0.1.0"

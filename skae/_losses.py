@@ -182,3 +182,55 @@ class ObservedReconstructionLoss(nn.Module):
         x = batch[:, :n_features]
         error = (output.reconstruction - x).pow(2) * output.observed
         return error.sum() / output.observed.sum().clamp_min(1)
+
+
+def umap_log_weight(code_a, code_b, a, b, eps=1e-3):
+    """``log(a d^(2b))`` for the distance ``d`` between paired codes.
+
+    UMAP's similarity of two codes is ``q = 1 / (1 + a d^(2b))``; in terms
+    of ``s = log(a d^(2b))``, ``-log q = softplus(s)`` and
+    ``-log(1 - q) = softplus(-s)``, both finite for any distance.
+    ``eps`` keeps the gradient of coincident codes finite, as umap-learn
+    clips its probabilities.
+    """
+    squared = (code_a - code_b).pow(2).sum(dim=-1)
+    return math.log(a) + b * torch.log(squared + eps)
+
+
+class UMAPLoss(nn.Module):
+    """UMAP's cross-entropy over a batch of edges, plus a reconstruction term.
+
+    For :class:`~skae._modules_umap.EdgeOutput` of ``B`` edges: each edge
+    ``(head, tail)`` pulls its codes together (``-log q``), and each head is
+    pushed away from the tails of the ``negative_sample_rate`` edges after
+    its own in the batch (``-log(1 - q)``), as parametric UMAP pairs heads
+    with shuffled tails: the edges come in random order, so these are rows
+    drawn as UMAP draws its negative samples (by degree). The loss is the
+    mean over the ``B (1 + negative_sample_rate)`` pairs plus
+    ``reconstruction_weight`` times the mean squared reconstruction error of
+    the ``2 B`` rows.
+    """
+
+    def __init__(self, a, b, negative_sample_rate=5, reconstruction_weight=1.0):
+        super().__init__()
+        self.a = a
+        self.b = b
+        self.negative_sample_rate = negative_sample_rate
+        self.reconstruction_weight = reconstruction_weight
+
+    def forward(self, output, edges):
+        heads, tails = output.code.chunk(2)
+        n_edges = len(heads)
+        pairs = F.softplus(umap_log_weight(heads, tails, self.a, self.b)).sum()
+        n_negative = min(self.negative_sample_rate, n_edges - 1)
+        if n_negative > 0:
+            shifts = torch.arange(1, n_negative + 1, device=heads.device)
+            rows = torch.arange(n_edges, device=heads.device)
+            others = tails[(rows[:, None] + shifts) % n_edges]
+            log_weight = umap_log_weight(heads[:, None], others, self.a, self.b)
+            pairs = pairs + F.softplus(-log_weight).sum()
+        cross_entropy = pairs / (n_edges * (1 + n_negative))
+        if self.reconstruction_weight == 0:
+            return cross_entropy
+        reconstruction = F.mse_loss(output.reconstruction, output.x)
+        return cross_entropy + self.reconstruction_weight * reconstruction

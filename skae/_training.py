@@ -4,6 +4,7 @@
 ``fit`` with ``warm_start=True`` and ``partial_fit``.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -62,8 +63,9 @@ class TrainingMixin:
             self._initialize_from_data(net.module_, X)
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
-        with torch_threads(threads_for(self.n_threads, batch_size * n_weights)):
-            net.train_epochs(X, epochs, validate=validate)
+        threads = threads_for(self.n_threads, batch_size * n_weights)
+        with torch_threads(threads), self._training_data(net.module_, X) as data:
+            net.train_epochs(data, epochs, validate=validate)
 
         self.net_ = net
         self._set_fitted_attributes(X, incremental)
@@ -77,6 +79,14 @@ class TrainingMixin:
                 "warm_start=True, to continue training."
             )
         return self
+
+    def _training_data(self, module, X):
+        """A context giving what the net trains on: the rows ``X`` by default.
+
+        A variant that trains on something else (UMAP's graph edges) yields
+        it, and may lend ``module`` the rows for the time of training.
+        """
+        return contextlib.nullcontext(X)
 
     def _initialize_net(self, n_features, batch_size, device):
         """A new net on ``device`` around a freshly built module (also for load)."""

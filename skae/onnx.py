@@ -37,6 +37,7 @@ EXPORTED = frozenset(
         "SparseAutoEncoder",
         "VariationalAutoEncoder",
         "ConvAutoEncoder",
+        "UMAPAutoEncoder",
     }
 )
 

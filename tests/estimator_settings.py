@@ -15,6 +15,7 @@ from skae import (
     ConvAutoEncoder,
     DenoisingAutoEncoder,
     SparseAutoEncoder,
+    UMAPAutoEncoder,
     VariationalAutoEncoder,
 )
 from skae._base import BaseAutoEncoder
@@ -33,6 +34,12 @@ SETTINGS = {
     "VariationalAutoEncoder": {"n_components": 2, "hidden_layer_sizes": (8,)},
     "ConvAutoEncoder": {"n_components": 2, "channels": (2,), "kernel_size": 3},
     "AutoEncoderImputer": {"n_components": 2, "hidden_layer_sizes": (8,)},
+    "UMAPAutoEncoder": {
+        "n_components": 2,
+        "n_neighbors": 4,
+        "hidden_layer_sizes": (8,),
+        "batch_size": 16,
+    },
 }
 
 #: Imputers return completed data, not codes, and take NaN: the encoder
@@ -97,4 +104,5 @@ ESTIMATORS = [
     VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
     ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
     AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
+    UMAPAutoEncoder(n_neighbors=5, hidden_layer_sizes=(8,), batch_size=32, max_iter=5),
 ]

@@ -65,15 +65,24 @@ def interrupt_at(monkeypatch):
     return arm
 
 
+def steps_per_epoch(interrupt_at, cls, X, **params):
+    """Training steps in one epoch: 4 for 40 rows in batches of 10, but
+    UMAPAutoEncoder's epochs go over the edges of its neighbour graph."""
+    seen = interrupt_at(None)
+    make(cls, max_iter=1, **params).fit(X)
+    return seen["steps"]
+
+
 # -------------------------------------------------------------- interrupt
 
 
 @parametrize_estimators
 def test_interrupt_keeps_weights_trained_so_far_and_propagates(cls, interrupt_at):
     X = data(cls)
-    # 4 steps an epoch: step 10 is the second step of epoch 3.
+    # The second step of epoch 3 (step 10 at 4 steps an epoch).
+    epoch = steps_per_epoch(interrupt_at, cls, X, batch_size=10)
     estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
-    seen = interrupt_at(10)
+    seen = interrupt_at(2 * epoch + 2)
     with pytest.raises(KeyboardInterrupt, match=r"last completed epoch.*partial_fit"):
         estimator.fit(X)
     assert estimator.net_.interrupted_
@@ -113,8 +122,9 @@ def test_interrupt_stops_a_loop_of_fits(interrupt_at):
 @parametrize_estimators
 def test_training_continues_after_an_interrupt(cls, interrupt_at):
     X = data(cls)
+    epoch = steps_per_epoch(interrupt_at, cls, X, batch_size=10)
     estimator = make(cls, batch_size=10, max_iter=20, n_iter_no_change=20, tol=0)
-    interrupt_at(10)
+    interrupt_at(2 * epoch + 2)
     with pytest.raises(KeyboardInterrupt):
         estimator.fit(X)
     interrupted = weights(estimator)

@@ -1,0 +1,320 @@
+"""UMAPAutoEncoder: parametric UMAP with a decoder (Sainburg et al., 2021)."""
+
+import contextlib
+import itertools
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.neighbors import VALID_METRICS
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+
+from ._autoencoder import AutoEncoder
+from ._base import BaseAutoEncoder
+from ._dense import DENSE_CONSTRAINTS, DenseMixin
+from ._docs import inherit_docs
+from ._losses import UMAPLoss
+from ._modules import dense_autoencoder
+from ._modules_residual import ResidualAutoEncoderModule
+from ._modules_umap import EdgeAutoEncoderModule
+from ._umap_graph import find_ab_params, fuzzy_simplicial_set, sample_edges
+from ._warnings import warn
+
+#: How many times an epoch visits an edge of weight 1 (see sample_edges).
+EDGE_REPEATS = 1
+#: Standard deviation of each code unit at the PCA start: UMAP's curve
+#: (min_dist=0.1) separates neighbours from non-neighbours at distances of
+#: about 1, so clusters start a few units apart.
+PCA_START_SCALE = 3.0
+
+
+@inherit_docs(AutoEncoder, exclude=("early_stopping",))
+class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
+    """Parametric UMAP with a decoder: neighbour-keeping codes that invert.
+
+    ``fit`` builds UMAP's fuzzy graph of the ``n_neighbors`` nearest
+    neighbours of each training row, then trains an encoder and a decoder
+    together on UMAP's cross-entropy over sampled edges of the graph, with
+    negative sampling, plus ``reconstruction_weight`` times the mean squared
+    reconstruction error (parametric UMAP with a reconstruction loss,
+    Sainburg, McInnes & Gentner, 2021). ``transform`` runs the encoder only,
+    so that new rows are embedded without a neighbour search;
+    ``inverse_transform`` runs the decoder.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code (the embedding).
+
+    n_neighbors : int, default=15
+        Number of nearest neighbours (the row itself included, as in
+        umap-learn) that define each row's neighbourhood: small values keep
+        local structure, large ones more of the global structure. When
+        larger than the number of rows, all rows are used, with a warning.
+
+    min_dist : float, default=0.1
+        Smallest distance between codes in UMAP's target similarity curve:
+        small values pack neighbours tightly, larger ones spread them out.
+        At most ``spread``.
+
+    spread : float, default=1.0
+        Scale of the embedded points; with ``min_dist``, sets the curve
+        ``1 / (1 + a d^(2b))`` the codes' similarities follow (``a_``, ``b_``).
+
+    metric : str, default="euclidean"
+        Distance between rows for the neighbour graph; any metric of
+        :class:`~sklearn.neighbors.NearestNeighbors`.
+
+    negative_sample_rate : int, default=5
+        Number of non-neighbours each edge's head is pushed away from.
+
+    reconstruction_weight : float, default=1.0
+        Weight of the mean squared reconstruction error in the loss; 0 trains
+        the decoder without letting it shape the codes (it still learns, as
+        nothing else moves its weights).
+
+    init : {"pca", "random"}, default="pca"
+        ``"pca"``: the network starts as PCA (see
+        :class:`~skae.AutoEncoder`), its codes scaled to a standard deviation
+        of a few units, so that UMAP starts from PCA's global layout.
+        ``"random"``: random weights.
+
+    hidden_layer_sizes : int or tuple of int, default=(256, 256)
+        Widths of the encoder's hidden layers, from the input towards the
+        code; the decoder uses the same widths in reverse.
+
+    batch_size : int or "auto", default=512
+        Number of graph edges per mini-batch (each edge is two rows);
+        ``"auto"`` is ``min(200, n_samples)``.
+
+    learning_rate_init : float, default=2e-3
+        Adam's learning rate.
+
+    max_iter : int, default=30
+        Maximum number of epochs; an epoch samples each edge of the graph in
+        proportion to its weight, about once for the strongest ones.
+
+    tol : float, default=1e-3
+        Relative improvement of the training loss below which an epoch does
+        not count as progress.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the sampled edges, stop when the
+        loss on them stops improving, and restore the best weights. The
+        held-out edges join training rows, so this guards against training
+        too long rather than measuring the error on new rows.
+
+    {inherit Parameters}
+
+    Attributes
+    ----------
+    a_, b_ : float
+        The curve ``1 / (1 + a d^(2b))`` fitted to ``min_dist`` and
+        ``spread``, as umap-learn's ``a`` and ``b``.
+
+    n_neighbors_ : int
+        Number of neighbours the last graph was built with.
+
+    {inherit Attributes}
+
+    See Also
+    --------
+    AutoEncoder : Codes that only aim at reconstruction.
+    sklearn.manifold.TSNE : Neighbour-keeping embedding without a transform.
+
+    Notes
+    -----
+    Memory and time stay bounded by the graph's size: the graph holds at
+    most ``2 n (n_neighbors - 1)`` edges, and an epoch draws at most one
+    sample per edge; the edges index the training rows, which are stored
+    once. ``transform``, ``inverse_transform`` and ``score_samples`` never
+    search for neighbours. ``partial_fit`` builds the graph of the chunk it
+    is given. The measured codes, speed and reconstructions against
+    umap-learn's UMAP are in the user guide, printed by
+    ``benchmarks/bench_embedding.py``.
+
+    Scale the data first (``StandardScaler``, say): the neighbour graph and
+    the reconstruction error weigh every feature in its own units.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import UMAPAutoEncoder
+    >>> X = StandardScaler().fit_transform(load_digits().data[:300])
+    >>> umap = UMAPAutoEncoder(max_iter=3, random_state=0)
+    >>> codes = umap.fit_transform(X)
+    >>> codes.shape
+    (300, 2)
+    >>> umap.inverse_transform(codes).shape
+    (300, 64)
+    """
+
+    _parameter_constraints = {
+        **BaseAutoEncoder._parameter_constraints,
+        **DENSE_CONSTRAINTS,
+        "n_neighbors": [Interval(Integral, 2, None, closed="left")],
+        "min_dist": [Interval(Real, 0, None, closed="left")],
+        "spread": [Interval(Real, 0, None, closed="neither")],
+        "metric": [StrOptions(set(itertools.chain(*VALID_METRICS.values())))],
+        "negative_sample_rate": [Interval(Integral, 0, None, closed="left")],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"pca", "random"})],
+    }
+
+    # The graph is rebuilt from the data at every fit or partial_fit call.
+    _warm_start_params = frozenset({"n_neighbors", "metric"})
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        n_neighbors=15,
+        min_dist=0.1,
+        spread=1.0,
+        metric="euclidean",
+        negative_sample_rate=5,
+        reconstruction_weight=1.0,
+        init="pca",
+        hidden_layer_sizes=(256, 256),
+        activation="relu",
+        dropout=0.0,
+        alpha=0.0,
+        batch_size=512,
+        learning_rate_init=2e-3,
+        max_iter=30,
+        tol=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        device="auto",
+        n_threads="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.spread = spread
+        self.metric = metric
+        self.negative_sample_rate = negative_sample_rate
+        self.reconstruction_weight = reconstruction_weight
+        self.init = init
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------- the base's hooks
+
+    def _check_params(self):
+        super()._check_params()
+        if self.min_dist > self.spread:
+            raise InvalidParameterError(
+                f"min_dist={self.min_dist!r} must not exceed spread="
+                f"{self.spread!r}: UMAP's curve could not fall off before "
+                "min_dist. Lower min_dist or raise spread."
+            )
+
+    def _prepare(self, X, resume):
+        if not resume:
+            self.a_, self.b_ = find_ab_params(float(self.spread), float(self.min_dist))
+        # Built here rather than in _training_data, so that its warning points
+        # at the user's call; handed over (and dropped) by _training_data.
+        self._fit_edges = self._edges(X)
+
+    def _build_module(self, n_features):
+        build = ResidualAutoEncoderModule if self.init == "pca" else dense_autoencoder
+        return EdgeAutoEncoderModule(
+            build(
+                n_features,
+                self.n_components,
+                self._hidden_sizes(),
+                activation=self.activation,
+                dropout=self.dropout,
+            )
+        )
+
+    def _build_criterion(self):
+        a, b = find_ab_params(float(self.spread), float(self.min_dist))
+        return UMAPLoss(
+            a,
+            b,
+            negative_sample_rate=self.negative_sample_rate,
+            reconstruction_weight=self.reconstruction_weight,
+        )
+
+    def _initialize_from_data(self, module, X):
+        if self.init != "pca":
+            return
+        X = X.astype(np.float64)
+        mean = X.mean(axis=0)
+        components, scale = np.empty((0, X.shape[1])), np.empty(0)
+        # As AutoEncoder's start; the codes get PCA_START_SCALE's spread.
+        if len(X) > 1 and np.ptp(X, axis=0).any():
+            n_found = min(self.n_components, *X.shape)
+            pca = PCA(n_found, random_state=int(self._draw_seeds(1)[0])).fit(X)
+            variance = pca.explained_variance_
+            scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
+            scale = scale / PCA_START_SCALE
+            mean, components = pca.mean_, pca.components_
+        module.autoencoder.start_from_pca(
+            torch.from_numpy(mean),
+            torch.from_numpy(components),
+            torch.from_numpy(scale),
+        )
+
+    @contextlib.contextmanager
+    def _training_data(self, module, X):
+        edges = vars(self).pop("_fit_edges")
+        device = next(module.parameters()).device
+        module.lend_rows(torch.from_numpy(np.ascontiguousarray(X)).to(device))
+        try:
+            yield edges
+        finally:
+            module.lend_rows(None)
+
+    # ---------------------------------------------------------------- graph
+
+    def _edges(self, X):
+        """The edges of ``X``'s fuzzy graph that the epochs of this call train on."""
+        n_samples = X.shape[0]
+        n_neighbors = min(self.n_neighbors, n_samples)
+        if self.n_neighbors > n_samples:
+            warn(
+                f"n_neighbors={self.n_neighbors} is more than the n_samples="
+                f"{n_samples} rows to fit on; the graph links every row to all "
+                f"the others (n_neighbors={n_neighbors}). Pass more rows or a "
+                "smaller n_neighbors.",
+                UserWarning,
+            )
+        self.n_neighbors_ = n_neighbors
+        # A fifth seed: the first four build the net (see _initialize_net).
+        seed = self._draw_seeds(5)[-1]
+        if n_neighbors < 2:
+            edges = np.empty((0, 2), dtype=np.int64)
+        else:
+            graph = fuzzy_simplicial_set(X, n_neighbors, self.metric)
+            edges = sample_edges(graph, check_random_state(seed), EDGE_REPEATS)
+        if len(edges) == 0:
+            # No neighbours (one row, say): each row paired with itself,
+            # whose codes coincide, leaves the reconstruction loss alone.
+            edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
+        return edges

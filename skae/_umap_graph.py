@@ -1,0 +1,135 @@
+"""UMAP's fuzzy neighbour graph and the edges training samples from it.
+
+No torch here: NumPy, SciPy and scikit-learn only. The maths follows
+umap-learn (McInnes, Healy & Melville, 2018): ``smooth_knn_dist``,
+``compute_membership_strengths``, the fuzzy union of ``fuzzy_simplicial_set``
+and ``find_ab_params``, vectorised over rows instead of compiled with numba.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import curve_fit
+from sklearn.neighbors import NearestNeighbors
+
+# umap-learn's constants: the binary search for each row's bandwidth stops
+# within SMOOTH_K_TOLERANCE of its target, and a bandwidth is never below
+# MIN_K_DIST_SCALE times the row's mean neighbour distance.
+SMOOTH_K_TOLERANCE = 1e-5
+MIN_K_DIST_SCALE = 1e-3
+N_ITER = 64
+
+
+@lru_cache(maxsize=32)
+def find_ab_params(spread, min_dist):
+    """``a, b`` of the curve ``1 / (1 + a d^(2b))`` closest to UMAP's target.
+
+    The target is 1 up to ``min_dist`` and ``exp(-(d - min_dist) / spread)``
+    beyond, on 300 points in ``[0, 3 spread]``, fitted by least squares as in
+    umap-learn. Cached: the fit is deterministic and the estimator rebuilds
+    its loss from the parameters (when loading, say).
+    """
+
+    def curve(x, a, b):
+        return 1.0 / (1.0 + a * x ** (2 * b))
+
+    xv = np.linspace(0, spread * 3, 300)
+    yv = np.where(xv < min_dist, 1.0, np.exp(-(xv - min_dist) / spread))
+    (a, b), _ = curve_fit(curve, xv, yv)
+    return float(a), float(b)
+
+
+def nearest_neighbors(X, n_neighbors, metric):
+    """Indices and distances of each row's ``n_neighbors`` nearest rows.
+
+    Each row counts as its own first neighbour, as in umap-learn.
+    """
+    nn = NearestNeighbors(n_neighbors=n_neighbors, metric=metric).fit(X)
+    distances, indices = nn.kneighbors(X)
+    return indices, distances.astype(np.float64)
+
+
+def smooth_knn_dist(distances, n_neighbors):
+    """Each row's distance to its nearest neighbour (``rho``) and bandwidth (``sigma``).
+
+    ``sigma`` solves ``sum_j exp(-max(0, d_j - rho) / sigma) = log2(k)`` over
+    the neighbours but the first (the row itself), by bisection, all rows at
+    once; a row stops moving once within tolerance, as umap-learn's loop
+    breaks.
+    """
+    n_samples = distances.shape[0]
+    target = np.log2(n_neighbors)
+    positive = np.where(distances > 0, distances, np.inf)
+    rho = positive.min(axis=1)
+    rho[~np.isfinite(rho)] = 0.0
+    excess = distances[:, 1:] - rho[:, None]
+    lo = np.zeros(n_samples)
+    hi = np.full(n_samples, np.inf)
+    mid = np.ones(n_samples)
+    active = np.ones(n_samples, dtype=bool)
+    with np.errstate(divide="ignore", over="ignore"):
+        for _ in range(N_ITER):
+            terms = np.where(excess > 0, np.exp(-excess / mid[:, None]), 1.0)
+            psum = terms.sum(axis=1)
+            active &= np.abs(psum - target) >= SMOOTH_K_TOLERANCE
+            if not active.any():
+                break
+            above = active & (psum > target)
+            below = active & ~(psum > target)
+            hi = np.where(above, mid, hi)
+            lo = np.where(below, mid, lo)
+            mid = np.where(
+                above | (below & np.isfinite(hi)),
+                (lo + hi) / 2,
+                np.where(below, mid * 2, mid),
+            )
+    floor = MIN_K_DIST_SCALE * np.where(
+        rho > 0, distances.mean(axis=1), distances.mean()
+    )
+    return rho, np.maximum(mid, floor)
+
+
+def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean"):
+    """UMAP's symmetric fuzzy graph of ``X``, a sparse (n, n) matrix.
+
+    Row ``i`` holds ``exp(-(d_ij - rho_i) / sigma_i)`` for its neighbours
+    ``j``; the graph is their fuzzy union ``A + A.T - A * A.T``. At most
+    ``2 * n * (n_neighbors - 1)`` stored entries, all in (0, 1].
+
+    ``n_neighbors`` counts the row itself and must not exceed ``len(X)``.
+    """
+    n_samples = X.shape[0]
+    indices, distances = nearest_neighbors(X, n_neighbors, metric)
+    rho, sigma = smooth_knn_dist(distances, n_neighbors)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        strength = np.exp(-(distances - rho[:, None]) / sigma[:, None])
+    strength = np.where(distances - rho[:, None] <= 0, 1.0, strength)
+    rows = np.repeat(np.arange(n_samples), indices.shape[1])
+    strength[indices == np.arange(n_samples)[:, None]] = 0.0
+    A = sparse.csr_matrix(
+        (strength.ravel(), (rows, indices.ravel())), shape=(n_samples, n_samples)
+    )
+    A.eliminate_zeros()
+    product = A.multiply(A.T)
+    graph = (A + A.T - product).tocsr()
+    graph.eliminate_zeros()
+    return graph
+
+
+def sample_edges(graph, rng, repeats=1):
+    """The (head, tail) pairs an epoch trains on, an (m, 2) int64 array.
+
+    Each stored entry of the graph (both directions of each edge) of weight
+    ``w`` appears ``repeats * w`` times, rounded up or down at random: an
+    epoch visits an edge ``repeats`` times as often as one of UMAP's epochs
+    (``w / max(w)``, with ``max(w) = 1``) in expectation, and
+    ``m <= repeats * nnz`` bounds an epoch's memory and time by the graph's
+    size.
+    """
+    coo = graph.tocoo()
+    expected = repeats * coo.data
+    copies = np.floor(expected).astype(np.int64)
+    copies += rng.random(coo.nnz) < expected - copies
+    pairs = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
+    return np.repeat(pairs, copies, axis=0)
