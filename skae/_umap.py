@@ -81,18 +81,18 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         of a few units, so that UMAP starts from PCA's global layout.
         ``"random"``: random weights.
 
-    hidden_layer_sizes : int or tuple of int, default=(256, 256)
+    hidden_layer_sizes : int or tuple of int, default=(128, 128)
         Widths of the encoder's hidden layers, from the input towards the
         code; the decoder uses the same widths in reverse.
 
-    batch_size : int or "auto", default=512
+    batch_size : int or "auto", default=256
         Number of graph edges per mini-batch (each edge is two rows);
         ``"auto"`` is ``min(200, n_samples)``.
 
-    learning_rate_init : float, default=2e-3
+    learning_rate_init : float, default=5e-3
         Adam's learning rate.
 
-    max_iter : int, default=30
+    max_iter : int, default=20
         Maximum number of epochs; an epoch samples each edge of the graph in
         proportion to its weight, about once for the strongest ones.
 
@@ -178,13 +178,13 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         negative_sample_rate=5,
         reconstruction_weight=1.0,
         init="pca",
-        hidden_layer_sizes=(256, 256),
+        hidden_layer_sizes=(128, 128),
         activation="relu",
         dropout=0.0,
         alpha=0.0,
-        batch_size=512,
-        learning_rate_init=2e-3,
-        max_iter=30,
+        batch_size=256,
+        learning_rate_init=5e-3,
+        max_iter=20,
         tol=1e-3,
         early_stopping=False,
         validation_fraction=0.1,

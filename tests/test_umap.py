@@ -1,0 +1,139 @@
+"""UMAPAutoEncoder: neighbour-keeping codes, an inverse, and the family's contract."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skae import UMAPAutoEncoder
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X[:400]), y[:400]
+
+
+def small(**params):
+    defaults = {
+        "hidden_layer_sizes": (32,),
+        "learning_rate_init": 1e-2,
+        "max_iter": 4,
+        "random_state": 0,
+    }
+    return UMAPAutoEncoder(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    return small(max_iter=8).fit(digits[0])
+
+
+def test_keeps_neighbours_better_than_pca(digits, fitted):
+    X = digits[0]
+    ours = trustworthiness(X, fitted.transform(X), n_neighbors=5)
+    pca = trustworthiness(X, PCA(2).fit_transform(X), n_neighbors=5)
+    assert ours > pca + 0.05
+
+
+def test_same_seed_same_codes(digits):
+    X = digits[0][:150]
+    first = small(max_iter=2).fit(X).transform(X)
+    assert_array_equal(small(max_iter=2).fit(X).transform(X), first)
+    other = small(max_iter=2, random_state=1).fit(X).transform(X)
+    assert not np.array_equal(other, first)
+
+
+def test_inverse_transform_reconstructs_better_than_the_mean(digits, fitted):
+    X = digits[0]
+    reconstruction = fitted.inverse_transform(fitted.transform(X))
+    assert reconstruction.shape == X.shape
+    error = np.mean((reconstruction - X) ** 2)
+    assert error < np.mean((X - X.mean(axis=0)) ** 2)
+    assert fitted.reconstruction_error_ == pytest.approx(error, rel=1e-5)
+    assert_allclose(fitted.score_samples(X), -np.mean((reconstruction - X) ** 2, 1))
+
+
+def test_transform_never_searches_neighbours(digits, fitted, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("transform searched for neighbours")
+
+    monkeypatch.setattr(NearestNeighbors, "kneighbors", refuse)
+    monkeypatch.setattr(NearestNeighbors, "fit", refuse)
+    X = digits[0]
+    fitted.transform(X)
+    fitted.score_samples(X)
+
+
+def test_training_rows_are_not_kept_with_the_model(digits, fitted):
+    module = fitted.net_.module_
+    assert module.rows is None
+    assert not any(v.shape[0] == len(digits[0]) for v in module.state_dict().values())
+    assert len(pickle.dumps(fitted)) < digits[0].nbytes
+
+
+def test_curve_parameters_are_umaps(fitted):
+    assert fitted.a_ == pytest.approx(1.577, abs=1e-3)
+    assert fitted.b_ == pytest.approx(0.895, abs=1e-3)
+
+
+def test_more_neighbours_than_rows_warns_and_uses_all_rows(digits):
+    X = digits[0][:8]
+    expected = r"n_neighbors=15 is more than the n_samples=8"
+    with pytest.warns(UserWarning, match=expected):
+        model = small(n_neighbors=15, max_iter=1).fit(X)
+    assert model.n_neighbors_ == 8
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_one_row_trains_on_reconstruction_alone():
+    X = np.arange(5.0)[None]
+    with pytest.warns(UserWarning, match="n_samples=1"):
+        model = small(max_iter=2).fit(X)
+    assert np.isfinite(model.inverse_transform(model.transform(X))).all()
+
+
+def test_min_dist_beyond_spread_is_refused(digits):
+    with pytest.raises(InvalidParameterError, match="min_dist=2.0 must not exceed"):
+        small(min_dist=2.0, spread=1.0).fit(digits[0])
+
+
+@pytest.mark.parametrize("init", ["pca", "random"])
+def test_inits_and_early_stopping_train(digits, init):
+    model = small(init=init, early_stopping=True, max_iter=3).fit(digits[0][:200])
+    assert model.n_iter_ >= 1
+    assert len(model.validation_scores_) == model.n_iter_
+    assert np.isfinite(model.transform(digits[0])).all()
+
+
+def test_partial_fit_builds_the_graph_of_each_chunk(digits):
+    X = digits[0]
+    model = small()
+    for chunk in np.array_split(X, 3):
+        model.partial_fit(chunk)
+    assert model.n_iter_ == 3
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_works_in_a_grid_search(digits):
+    X, y = digits
+    pipe = make_pipeline(small(max_iter=2), LogisticRegression(max_iter=200))
+    grid = GridSearchCV(pipe, {"umapautoencoder__n_neighbors": [5, 10]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X[:200], y[:200])
+    assert grid.best_params_["umapautoencoder__n_neighbors"] in (5, 10)

@@ -1,0 +1,76 @@
+"""UMAP's fuzzy neighbour graph, its curve parameters and the sampled edges."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_digits
+
+from skae._umap_graph import (
+    find_ab_params,
+    fuzzy_simplicial_set,
+    sample_edges,
+    smooth_knn_dist,
+)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return load_digits().data[:300].astype(np.float64)
+
+
+def test_ab_params_match_umap_learn():
+    # umap-learn's values for its defaults, min_dist=0.1 and spread=1.
+    a, b = find_ab_params(1.0, 0.1)
+    assert_allclose([a, b], [1.577, 0.895], atol=1e-3)
+
+
+def test_ab_params_follow_min_dist():
+    # A larger min_dist flattens the top of the curve: smaller a.
+    assert find_ab_params(1.0, 0.5)[0] < find_ab_params(1.0, 0.1)[0]
+
+
+@pytest.mark.parametrize("n_neighbors", [2, 5, 15])
+def test_graph_is_symmetric_sparse_and_bounded(X, n_neighbors):
+    graph = fuzzy_simplicial_set(X, n_neighbors)
+    n = len(X)
+    assert graph.shape == (n, n)
+    assert abs(graph - graph.T).max() == 0
+    # Each row links to its n_neighbors - 1 others; the union at most doubles.
+    assert graph.nnz <= 2 * n * (n_neighbors - 1)
+    assert graph.nnz >= n * (n_neighbors - 1)
+    assert graph.diagonal().max() == 0
+    assert graph.data.min() > 0 and graph.data.max() <= 1
+
+
+def test_each_row_reaches_its_nearest_neighbour_with_weight_one(X):
+    graph = fuzzy_simplicial_set(X, 10).toarray()
+    distances = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = distances.argmin(axis=1)
+    assert_allclose(graph[np.arange(len(X)), nearest], 1.0)
+
+
+def test_bandwidths_solve_umaps_equation():
+    rng = np.random.default_rng(0)
+    distances = np.sort(rng.random((50, 8)), axis=1)
+    distances[:, 0] = 0  # each row is its own first neighbour
+    rho, sigma = smooth_knn_dist(distances, 8)
+    assert_allclose(rho, distances[:, 1])
+    excess = np.maximum(distances[:, 1:] - rho[:, None], 0)
+    assert_allclose(np.exp(-excess / sigma[:, None]).sum(1), np.log2(8), atol=1e-4)
+
+
+def test_identical_rows_give_finite_weights():
+    graph = fuzzy_simplicial_set(np.ones((6, 3)), 4)
+    assert np.isfinite(graph.data).all()
+
+
+def test_sampled_edges_follow_the_weights_and_are_bounded(X):
+    graph = fuzzy_simplicial_set(X, 10)
+    edges = sample_edges(graph, np.random.default_rng(0), repeats=1)
+    assert edges.dtype == np.int64 and edges.shape[1] == 2
+    assert len(edges) <= graph.nnz
+    assert abs(len(edges) - graph.data.sum()) < 4 * np.sqrt(graph.nnz)
+    assert (graph[edges[:, 0], edges[:, 1]] > 0).all()
+    again = sample_edges(graph, np.random.default_rng(0), repeats=1)
+    assert np.array_equal(edges, again)
