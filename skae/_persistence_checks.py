@@ -152,6 +152,9 @@ ATTRIBUTE_CHECKS = {
     "_indicator_features": _feature_indices,
     "_score_seed": _count(0),
     "_built_with": _built_with,
+    "a_": _real,
+    "b_": _real,
+    "n_neighbors_": _count(1),
 }
 
 #: Attributes every fitted estimator has; the key is a parameter whose
@@ -168,6 +171,9 @@ REQUIRED = {
     "statistics_": "missing_values",
     "_empty_features": "missing_values",
     "_indicator_features": "missing_values",
+    "a_": "min_dist",
+    "b_": "min_dist",
+    "n_neighbors_": "n_neighbors",
 }
 
 

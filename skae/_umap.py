@@ -117,6 +117,10 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
     n_neighbors_ : int
         Number of neighbours the last graph was built with.
 
+    loss_curve_ : list of float
+        Training loss per epoch: UMAP's cross-entropy per pair plus
+        ``reconstruction_weight`` times the mean squared error.
+
     {inherit Attributes}
 
     See Also
