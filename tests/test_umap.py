@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 @pytest.fixture(scope="module")
-def digits():
+def scaled_digits():
     X, y = load_digits(return_X_y=True)
     return StandardScaler().fit_transform(X[:400]), y[:400]
 
@@ -39,27 +39,27 @@ def small(**params):
 
 
 @pytest.fixture(scope="module")
-def fitted(digits):
-    return small(max_iter=8).fit(digits[0])
+def fitted(scaled_digits):
+    return small(max_iter=8).fit(scaled_digits[0])
 
 
-def test_keeps_neighbours_better_than_pca(digits, fitted):
-    X = digits[0]
+def test_keeps_neighbours_better_than_pca(scaled_digits, fitted):
+    X = scaled_digits[0]
     ours = trustworthiness(X, fitted.transform(X), n_neighbors=5)
     pca = trustworthiness(X, PCA(2).fit_transform(X), n_neighbors=5)
     assert ours > pca + 0.05
 
 
-def test_same_seed_same_codes(digits):
-    X = digits[0][:150]
+def test_same_seed_same_codes(scaled_digits):
+    X = scaled_digits[0][:150]
     first = small(max_iter=2).fit(X).transform(X)
     assert_array_equal(small(max_iter=2).fit(X).transform(X), first)
     other = small(max_iter=2, random_state=1).fit(X).transform(X)
     assert not np.array_equal(other, first)
 
 
-def test_inverse_transform_reconstructs_better_than_the_mean(digits, fitted):
-    X = digits[0]
+def test_inverse_transform_reconstructs_better_than_the_mean(scaled_digits, fitted):
+    X = scaled_digits[0]
     reconstruction = fitted.inverse_transform(fitted.transform(X))
     assert reconstruction.shape == X.shape
     error = np.mean((reconstruction - X) ** 2)
@@ -68,22 +68,23 @@ def test_inverse_transform_reconstructs_better_than_the_mean(digits, fitted):
     assert_allclose(fitted.score_samples(X), -np.mean((reconstruction - X) ** 2, 1))
 
 
-def test_transform_never_searches_neighbours(digits, fitted, monkeypatch):
+def test_transform_never_searches_neighbours(scaled_digits, fitted, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("transform searched for neighbours")
 
     monkeypatch.setattr(NearestNeighbors, "kneighbors", refuse)
     monkeypatch.setattr(NearestNeighbors, "fit", refuse)
-    X = digits[0]
+    X = scaled_digits[0]
     fitted.transform(X)
     fitted.score_samples(X)
 
 
-def test_training_rows_are_not_kept_with_the_model(digits, fitted):
+def test_training_rows_are_not_kept_with_the_model(scaled_digits, fitted):
     module = fitted.net_.module_
     assert module.rows is None
-    assert not any(v.shape[0] == len(digits[0]) for v in module.state_dict().values())
-    assert len(pickle.dumps(fitted)) < digits[0].nbytes
+    n_rows = len(scaled_digits[0])
+    assert not any(v.shape[0] == n_rows for v in module.state_dict().values())
+    assert len(pickle.dumps(fitted)) < scaled_digits[0].nbytes
 
 
 def test_curve_parameters_are_umaps(fitted):
@@ -91,8 +92,8 @@ def test_curve_parameters_are_umaps(fitted):
     assert fitted.b_ == pytest.approx(0.895, abs=1e-3)
 
 
-def test_more_neighbours_than_rows_warns_and_uses_all_rows(digits):
-    X = digits[0][:8]
+def test_more_neighbours_than_rows_warns_and_uses_all_rows(scaled_digits):
+    X = scaled_digits[0][:8]
     expected = r"n_neighbors=15 is more than the n_samples=8"
     with pytest.warns(UserWarning, match=expected):
         model = small(n_neighbors=15, max_iter=1).fit(X)
@@ -107,21 +108,22 @@ def test_one_row_trains_on_reconstruction_alone():
     assert np.isfinite(model.inverse_transform(model.transform(X))).all()
 
 
-def test_min_dist_beyond_spread_is_refused(digits):
+def test_min_dist_beyond_spread_is_refused(scaled_digits):
     with pytest.raises(InvalidParameterError, match="min_dist=2.0 must not exceed"):
-        small(min_dist=2.0, spread=1.0).fit(digits[0])
+        small(min_dist=2.0, spread=1.0).fit(scaled_digits[0])
 
 
 @pytest.mark.parametrize("init", ["pca", "random"])
-def test_inits_and_early_stopping_train(digits, init):
-    model = small(init=init, early_stopping=True, max_iter=3).fit(digits[0][:200])
+def test_inits_and_early_stopping_train(scaled_digits, init):
+    X = scaled_digits[0][:200]
+    model = small(init=init, early_stopping=True, max_iter=3).fit(X)
     assert model.n_iter_ >= 1
     assert len(model.validation_scores_) == model.n_iter_
-    assert np.isfinite(model.transform(digits[0])).all()
+    assert np.isfinite(model.transform(scaled_digits[0])).all()
 
 
-def test_partial_fit_builds_the_graph_of_each_chunk(digits):
-    X = digits[0]
+def test_partial_fit_builds_the_graph_of_each_chunk(scaled_digits):
+    X = scaled_digits[0]
     model = small()
     for chunk in np.array_split(X, 3):
         model.partial_fit(chunk)
@@ -129,8 +131,8 @@ def test_partial_fit_builds_the_graph_of_each_chunk(digits):
     assert np.isfinite(model.transform(X)).all()
 
 
-def test_works_in_a_grid_search(digits):
-    X, y = digits
+def test_works_in_a_grid_search(scaled_digits):
+    X, y = scaled_digits
     pipe = make_pipeline(small(max_iter=2), LogisticRegression(max_iter=200))
     grid = GridSearchCV(pipe, {"umapautoencoder__n_neighbors": [5, 10]}, cv=2)
     with warnings.catch_warnings():
