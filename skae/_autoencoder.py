@@ -9,9 +9,10 @@ from ._base import BaseAutoEncoder
 from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._modules import dense_autoencoder
 from ._modules_residual import ResidualAutoEncoderModule
+from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 
 
-class AutoEncoder(DenseMixin, BaseAutoEncoder):
+class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Fully connected autoencoder, a non-linear drop-in for PCA.
 
     An encoder network maps each sample to ``n_components`` numbers (the
@@ -129,6 +130,25 @@ class AutoEncoder(DenseMixin, BaseAutoEncoder):
         ``transform`` and the other methods use the fitted network, whatever
         ``set_params`` changed.
 
+    latent_density : {"gmm"} or None, default="gmm"
+        The density of the codes that :meth:`sample` draws from, fitted at
+        the end of every ``fit`` and ``partial_fit`` call on the codes of
+        the rows that call trained on (for ``partial_fit``: the last chunk).
+        ``"gmm"``: a :class:`~sklearn.mixture.GaussianMixture` with full
+        covariances, with 1, 2, 5, 10 or 20 components, whichever gives the
+        lowest BIC; its seed is drawn from ``random_state``. ``None``: no
+        density, which saves the time to fit it; ``sample`` then raises.
+        Changing it takes effect at the next fit, warm starts included.
+
+    calibrate_samples : bool, default=True
+        Map each feature of :meth:`sample`'s output through the monotone
+        function that takes its distribution over the reconstructions of the
+        training rows to its distribution in the training data (quantiles
+        fitted with the latent density). Decoded means are smoother than
+        real rows; the map gives them the data's range and its common
+        values (exact zeros, say). ``False``: ``sample`` returns the decoded
+        means, ``inverse_transform`` of the codes drawn.
+
     Attributes
     ----------
     net_ : skorch.NeuralNet
@@ -183,6 +203,11 @@ class AutoEncoder(DenseMixin, BaseAutoEncoder):
     ``init="pca"`` still starts at PCA, but may end above PCA's error on
     new data when the data are small.
 
+    :meth:`sample` draws codes from the Gaussian mixture fitted on the
+    training codes (``latent_density``) and decodes them; see the user
+    guide's "Generating samples" and ``benchmarks/bench_sample.py`` for how
+    realistic they are.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -195,12 +220,15 @@ class AutoEncoder(DenseMixin, BaseAutoEncoder):
     (1797, 8)
     >>> ae.inverse_transform(codes).shape
     (1797, 64)
+    >>> ae.sample(5, random_state=0).shape
+    (5, 64)
     """
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
         **DENSE_CONSTRAINTS,
         "init": [StrOptions({"pca", "random"})],
+        **SAMPLING_CONSTRAINTS,
     }
 
     def __init__(
@@ -225,6 +253,8 @@ class AutoEncoder(DenseMixin, BaseAutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         self.n_components = n_components
         self.init = init
@@ -245,6 +275,8 @@ class AutoEncoder(DenseMixin, BaseAutoEncoder):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.latent_density = latent_density
+        self.calibrate_samples = calibrate_samples
 
     def _build_module(self, n_features):
         if self.init == "pca":

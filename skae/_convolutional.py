@@ -11,11 +11,12 @@ from ._constraints import Count, is_bool, positive_ints
 from ._docs import inherit_docs
 from ._modules_conv import conv_autoencoder
 from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
+from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._warnings import warn
 
 
 @inherit_docs(AutoEncoder, exclude=("init", "hidden_layer_sizes", "dropout"))
-class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
+class ConvAutoEncoder(SamplingMixin, DenoisingMixin, BaseAutoEncoder):
     """Convolutional autoencoder for images, optionally trained to denoise.
 
     Takes the usual 2-D ``X`` of shape (n_samples, n_pixels), one flattened
@@ -147,6 +148,7 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         "image_shape": [StrOptions({"auto"}), "array-like"],
         "channels": ["array-like", Count(1)],
         "kernel_size": [Count(2)],
+        **SAMPLING_CONSTRAINTS,
     }
 
     def __init__(
@@ -173,6 +175,8 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         self.n_components = n_components
         self.image_shape = image_shape
@@ -195,6 +199,8 @@ class ConvAutoEncoder(DenoisingMixin, BaseAutoEncoder):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.latent_density = latent_density
+        self.calibrate_samples = calibrate_samples
 
     def _check_params(self):
         super()._check_params()

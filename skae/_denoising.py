@@ -108,6 +108,8 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         super().__init__(
             n_components,
@@ -129,6 +131,8 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
             n_threads=n_threads,
             verbose=verbose,
             warm_start=warm_start,
+            latent_density=latent_density,
+            calibrate_samples=calibrate_samples,
         )
         self.noise = noise
         self.noise_level = noise_level

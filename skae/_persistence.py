@@ -70,6 +70,7 @@ from ._persistence_checks import (
 from ._persistence_json import from_json, to_json
 from ._persistence_net import CRITERION, MODULE, net_state, rebuild_net
 from ._runtime import resolve_device
+from ._sampling import check_latent_density
 from ._warm_start import architecture_params, check_built_with
 from ._warnings import warn
 
@@ -280,6 +281,9 @@ def load(path, device=None):
     with safe_open(path, framework="pt", device="cpu") as file:
         shapes = {key: file.get_slice(key).get_shape() for key in file.keys()}
     check_shapes(estimator, shapes, path, {"module": MODULE, "criterion": CRITERION})
+    problem = check_latent_density(attributes.get("_latent_density"), attributes)
+    if problem is not None:
+        raise invalid(path, "attributes._latent_density", f"{problem}.")
     device = torch.device("cpu") if device is None else resolve_device(device)
     tensors = load_file(path, device=str(device))
     estimator.net_ = rebuild_net(estimator, description, tensors, device, path)

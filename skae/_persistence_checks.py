@@ -24,10 +24,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from sklearn.utils._param_validation import InvalidParameterError
 
+from ._persistence_upgrade import upgrade_header
+from ._sampling import check_latent_density_kind
+
 #: Written into every file; :func:`load` refuses any other value.
 FORMAT_NAME = "skae"
 #: Bumped whenever a change would make older readers misread newer files.
-FORMAT_VERSION = 1
+#: 2: the latent density behind ``sample`` (``latent_density``).
+FORMAT_VERSION = 2
+#: Older versions :func:`load` still reads (see _persistence_upgrade.py).
+OLDER_FORMAT_VERSIONS = (1,)
 HEADER_KEY = "skae"
 
 
@@ -155,6 +161,7 @@ ATTRIBUTE_CHECKS = {
     "a_": _real,
     "b_": _real,
     "n_neighbors_": _count(1),
+    "_latent_density": check_latent_density_kind,
 }
 
 #: Attributes every fitted estimator has; the key is a parameter whose
@@ -174,6 +181,7 @@ REQUIRED = {
     "a_": "min_dist",
     "b_": "min_dist",
     "n_neighbors_": "n_neighbors",
+    "_latent_density": "latent_density",
 }
 
 
@@ -341,11 +349,14 @@ def read_header(path):
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ValueError(f"{os.fspath(path)!r} was not written by skae.save.")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if version in OLDER_FORMAT_VERSIONS and not isinstance(version, bool):
+        return upgrade_header(header, version)
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        readable = ", ".join(map(str, (*OLDER_FORMAT_VERSIONS, FORMAT_VERSION)))
         raise ValueError(
             f"{os.fspath(path)!r} is in skae file format version {version!r} "
             f"(written by skae {header.get('versions', {}).get('skae', '?')}); "
-            f"this skae reads format version {FORMAT_VERSION}. Load it with a "
+            f"this skae reads format versions {readable}. Load it with a "
             "matching version of skae."
         )
     return header

@@ -15,10 +15,11 @@ from ._docs import inherit_docs
 from ._losses import L1CodeLoss
 from ._modules import dense_autoencoder
 from ._modules_sparse import Standardize, TopK
+from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
-class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
+class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Autoencoder whose non-negative code has few active units per sample.
 
     Each code unit can be read as a "part" of the data: the decoder adds
@@ -127,6 +128,11 @@ class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
     fitting in about the same time as dictionary learning. See
     ``benchmarks/bench_variants.py``.
 
+    :meth:`sample` respects the code: the codes drawn from the Gaussian
+    mixture (``latent_density``) are set to 0 where negative and, with
+    ``sparsity="topk"``, all but their ``n_active`` largest entries are set
+    to 0 before they are decoded.
+
     References
     ----------
     A. Makhzani and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
@@ -156,6 +162,7 @@ class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
         "sparsity": [StrOptions({"topk", "l1"})],
         "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],
+        **SAMPLING_CONSTRAINTS,
     }
 
     def __init__(
@@ -182,6 +189,8 @@ class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -204,6 +213,8 @@ class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
         self.sparsity = sparsity
         self.n_active = n_active
         self.alpha_code = alpha_code
+        self.latent_density = latent_density
+        self.calibrate_samples = calibrate_samples
 
     def _build_module(self, n_features):
         # No PCA start here: the code goes through a top-k selection or a
@@ -225,6 +236,18 @@ class SparseAutoEncoder(DenseMixin, BaseAutoEncoder):
         if self.sparsity == "l1":
             return L1CodeLoss(self.alpha_code)
         return super()._build_criterion()
+
+    def _project_codes(self, Z):
+        # Codes drawn from a Gaussian mixture are dense and signed; the
+        # decoder only ever saw non-negative ones with (for top-k) exactly
+        # n_active units on, as TopK keeps them.
+        # The settings the network was built with, whatever set_params did.
+        n_active = self._built_with["n_active"]
+        Z = np.maximum(Z, 0.0)
+        if self._built_with["sparsity"] == "topk" and n_active < Z.shape[1]:
+            dropped = np.argpartition(-Z, n_active, axis=1)[:, n_active:]
+            np.put_along_axis(Z, dropped, 0.0, axis=1)
+        return Z
 
     @property
     def atoms_(self):

@@ -1,24 +1,23 @@
 """Variational autoencoder: a generative model with likelihood scores."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import (
-    _get_container_adapter,
     _wrap_data_with_container,
 )
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoEncoder
 from ._base import BaseAutoEncoder
-from ._constraints import Count, is_bool
+from ._constraints import Count
 from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._docs import inherit_docs
 from ._losses import ELBOLoss, squared_error
 from ._modules_variational import VariationalModule, variational_autoencoder
+from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._variational_scores import LikelihoodScores, check_bernoulli_range
 
 #: The smallest fixed ``noise_variance`` accepted.
@@ -26,7 +25,9 @@ MIN_NOISE_VARIANCE = 1e-30
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))
-class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
+class VariationalAutoEncoder(
+    SamplingMixin, LikelihoodScores, DenseMixin, BaseAutoEncoder
+):
     """Variational autoencoder (VAE): codes, likelihood scores and new samples.
 
     The encoder maps each sample ``x`` to a Normal distribution over codes,
@@ -42,7 +43,9 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
       ``transform(X, return_std=True)`` also returns the posterior standard
       deviations;
     - :meth:`inverse_transform` returns the mean of ``p(x|z)``;
-    - :meth:`sample` draws ``z ~ N(0, I)`` and decodes it: new data;
+    - :meth:`sample` draws codes from a density fitted on the training
+      codes (or from the prior ``N(0, I)``, see ``latent_density``) and
+      decodes them: new data;
     - :meth:`score_samples` returns a lower bound on ``log p(x)`` per sample
       and :meth:`score` its mean, comparable with ``PCA.score`` in a
       :class:`~sklearn.model_selection.GridSearchCV` (see Notes).
@@ -107,6 +110,25 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
         lower in expectation) and tends to ``log p(x)`` as ``K`` grows, at
         ``K`` times the cost. Only used at scoring time, so it can be changed
         with ``set_params`` after fitting.
+
+    latent_density : {"gmm", "prior"} or None, default="gmm"
+        Where :meth:`sample` draws its codes from. ``"gmm"``: a
+        :class:`~sklearn.mixture.GaussianMixture` fitted, at the end of every
+        ``fit`` and ``partial_fit`` call, on the posterior means of the rows
+        that call trained on, as for :class:`AutoEncoder` (full covariances,
+        1, 2, 5, 10 or 20 components by BIC). ``"prior"``: ``N(0, I)``, the
+        model's prior. The default because its samples are the harder to
+        tell from real data: the posterior means of the training data do
+        not fill the prior, whose draws then decode to blends (see
+        ``benchmarks/bench_sample.py``). ``None``: no density; ``sample``
+        then raises.
+
+    calibrate_samples : bool, default=True
+        Map each feature of :meth:`sample`'s output through the monotone
+        function that takes its distribution over the decoded posterior
+        means of the training rows to its distribution in the training
+        data. ``False``: ``sample`` returns the decoder's means, as
+        ``inverse_transform`` of the codes drawn.
 
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers, from the input towards the
@@ -193,7 +215,7 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
     """
 
     # Read when scoring, not when training.
-    _warm_start_params = frozenset({"n_importance_samples"})
+    _warm_start_params = SamplingMixin._warm_start_params | {"n_importance_samples"}
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
@@ -209,6 +231,8 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
         ],
         "warmup_epochs": [Count(0)],
         "n_importance_samples": [Count(1)],
+        **SAMPLING_CONSTRAINTS,
+        "latent_density": [StrOptions({"gmm", "prior"}), None],
     }
 
     def __init__(
@@ -237,6 +261,8 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         self.n_components = n_components
         self.beta = beta
@@ -261,6 +287,8 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.latent_density = latent_density
+        self.calibrate_samples = calibrate_samples
 
     # ------------------------------------------------------------------ hooks
 
@@ -339,43 +367,3 @@ class VariationalAutoEncoder(LikelihoodScores, DenseMixin, BaseAutoEncoder):
         # set_output wraps only the first element of a returned tuple.
         return both[:, :k], _wrap_data_with_container("transform", both[:, k:], X, self)
 
-    def sample(self, n_samples=1, random_state=None):
-        """Draw new samples: ``z ~ N(0, I)`` decoded to the mean of ``p(x|z)``.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to draw.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws of ``z``; an int gives the same samples at every
-            call. None draws fresh entropy from the OS (numpy's global random
-            state is not used).
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features)
-            Decoded samples, float64: means of ``p(x|z)``, without the
-            Gaussian's observation noise (for images, the usual "samples").
-            A DataFrame with the input's column names when the transform
-            output is set to pandas (``set_output``).
-        """
-        check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or is_bool(n_samples) or n_samples < 1:
-            raise ValueError(
-                f"n_samples must be a positive integer, got {n_samples!r}."
-            )
-        if random_state is None:
-            rng = np.random.default_rng()
-        else:
-            rng = check_random_state(random_state)
-        # The codes are few (n_samples x n_components); the decoded rows go
-        # through the batched forward like any other output.
-        Z = rng.standard_normal((n_samples, self._n_features_out))
-        X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
-        adapter = _get_container_adapter("transform", self)
-        if adapter is None:
-            return X_new
-        columns = getattr(self, "feature_names_in_", None)
-        if columns is None:
-            columns = np.asarray([f"x{i}" for i in range(self.n_features_in_)])
-        return adapter.create_container(X_new, None, columns=columns)

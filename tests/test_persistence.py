@@ -58,10 +58,17 @@ def fitted_state(estimator):
 
 
 def assert_same_state(a, b):
-    state_a, state_b = fitted_state(a), fitted_state(b)
+    assert_same_values(fitted_state(a), fitted_state(b))
+
+
+def assert_same_values(state_a, state_b):
     assert state_a.keys() == state_b.keys()
     for key, value in state_a.items():
-        if isinstance(value, np.ndarray) or (
+        if isinstance(value, dict) and not key.startswith("_built"):
+            # A dict of arrays (the latent density).
+            assert isinstance(state_b[key], dict), key
+            assert_same_values(value, state_b[key])
+        elif isinstance(value, np.ndarray) or (
             isinstance(value, tuple) and value and isinstance(value[0], np.ndarray)
         ):
             assert_array_equal(np.asarray(state_b[key]), np.asarray(value), key)

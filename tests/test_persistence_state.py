@@ -167,7 +167,13 @@ def test_pickle_stores_the_weights_once():
         for value in state.values()
     )
     for size in (len(pickle.dumps(estimator)), len(joblib_bytes(estimator))):
-        assert size <= 1.3 * (weights + adam), (size, weights, adam)
+        # Plus the latent density behind sample(): arrays, stored once too.
+        density = sum(
+            value.nbytes
+            for value in estimator._latent_density.values()
+            if isinstance(value, np.ndarray)
+        )
+        assert size <= 1.3 * (weights + adam) + density, (size, weights, adam)
 
 
 def joblib_bytes(estimator):

@@ -214,14 +214,16 @@ def test_sample_shape_and_reproducibility(fitted):
     assert fitted.sample().shape == (1, 6)
 
 
-def test_sample_decodes_standard_normal_codes(fitted):
+def test_prior_sample_decodes_standard_normal_codes(X):
+    vae = small_vae(latent_density="prior", calibrate_samples=False).fit(X)
     Z = np.random.RandomState(3).standard_normal((5, 2))
-    assert_allclose(fitted.sample(5, random_state=3), fitted.inverse_transform(Z))
+    assert_allclose(vae.sample(5, random_state=3), vae.inverse_transform(Z))
 
 
-def test_sample_decodes_one_batch_at_a_time(fitted, monkeypatch):
+def test_prior_sample_decodes_one_batch_at_a_time(X, monkeypatch):
     # Memory beyond the output and the (n_samples, n_components) codes stays
-    # at one batch.
+    # at one batch, and the codes are one draw, whatever the batch size.
+    vae = small_vae(latent_density="prior", calibrate_samples=False).fit(X)
     monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 4)
     drawn, decoded = [], []
 
@@ -230,17 +232,17 @@ def test_sample_decodes_one_batch_at_a_time(fitted, monkeypatch):
             drawn.append(size)
             return super().standard_normal(size)
 
-    hook = fitted.net_.module_.decoder.register_forward_pre_hook(
+    hook = vae.net_.module_.decoder.register_forward_pre_hook(
         lambda module, args: decoded.append(len(args[0]))
     )
     try:
-        samples = fitted.sample(10, random_state=RecordingRandomState(3))
+        samples = vae.sample(10, random_state=RecordingRandomState(3))
     finally:
         hook.remove()
     assert drawn == [(10, 2)]
     assert decoded == [4, 4, 2]
     Z = np.random.RandomState(3).standard_normal((10, 2))
-    assert_allclose(samples, fitted.inverse_transform(Z), rtol=1e-12)
+    assert_allclose(samples, vae.inverse_transform(Z), rtol=1e-12)
 
 
 def test_sample_without_seed_leaves_global_state(fitted):

@@ -1,0 +1,54 @@
+"""Reading files written in an older skae file format.
+
+Each older format version has a function that rewrites a header into the
+current format, before :func:`skae.load` validates anything: the checks
+then see a current header, and an edited old file is refused as a current
+one would be.
+"""
+
+
+def upgrade_header(header, version):
+    """Bring ``header``, written in format ``version``, to the current format.
+
+    Only well-formed entries are rewritten; anything else is left for the
+    checks that follow to refuse, with their usual messages.
+    """
+    if version == 1:
+        _from_version_1(header)
+    return header
+
+
+# Format 1 had no latent density: only VariationalAutoEncoder could sample,
+# from its prior; the other estimators could not sample at all.
+_V1_LATENT_DENSITY = {
+    "AutoEncoder": None,
+    "DenoisingAutoEncoder": None,
+    "SparseAutoEncoder": None,
+    "ConvAutoEncoder": None,
+    "VariationalAutoEncoder": "prior",
+}
+
+
+def _from_version_1(header):
+    name = header.get("class")
+    if name not in _V1_LATENT_DENSITY:
+        return
+    kind = _V1_LATENT_DENSITY[name]
+    params = _tagged_dict(header.get("params"))
+    if params is not None:
+        params.setdefault("latent_density", kind)
+        # Format 1's VAE samples were not calibrated.
+        params.setdefault("calibrate_samples", kind is None)
+    attributes = _tagged_dict(header.get("attributes"))
+    if attributes is not None and header.get("fitted") is True:
+        density = None
+        if kind == "prior":
+            density = {"__dict__": {"kind": "prior", "quantiles": None}}
+        attributes.setdefault("_latent_density", density)
+
+
+def _tagged_dict(value):
+    """The entries of an encoded dict (``{"__dict__": {...}}``), or None."""
+    if isinstance(value, dict) and isinstance(value.get("__dict__"), dict):
+        return value["__dict__"]
+    return None

@@ -1,0 +1,324 @@
+import functools
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from estimator_settings import make, n_features
+from numpy.testing import assert_allclose, assert_array_equal
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skae
+import skae._sampling
+from skae._sampling import calibrate, marginal_quantiles
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SAMPLERS = [
+    skae.AutoEncoder,
+    skae.DenoisingAutoEncoder,
+    skae.SparseAutoEncoder,
+    skae.VariationalAutoEncoder,
+    skae.ConvAutoEncoder,
+]
+parametrize_samplers = pytest.mark.parametrize(
+    "cls", SAMPLERS, ids=[cls.__name__ for cls in SAMPLERS]
+)
+
+
+def data(cls, n_samples=60, seed=0):
+    return np.random.default_rng(seed).random((n_samples, n_features(cls, 5)))
+
+
+@functools.cache
+def fitted(cls):
+    """One fitted estimator per class, shared by the tests that do not change it."""
+    return make(cls).fit(data(cls))
+
+
+def decoder_inputs(estimator):
+    """Record the codes that enter the decoder (a list of arrays)."""
+    seen = []
+    decoder = estimator.net_.module_.decoder
+    hook = decoder.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].detach().numpy().copy())
+    )
+    return seen, hook
+
+
+def test_every_generative_estimator_samples_and_the_imputer_does_not():
+    encoders = [
+        getattr(skae, n) for n in skae.__all__ if n.endswith("AutoEncoder")
+    ]
+    assert set(encoders) == set(SAMPLERS)
+    assert not hasattr(skae.AutoEncoderImputer(), "sample")
+
+
+@parametrize_samplers
+def test_shape_and_reproducibility(cls):
+    estimator = fitted(cls)
+    a = estimator.sample(7, random_state=0)
+    assert a.shape == (7, estimator.n_features_in_)
+    assert a.dtype == np.float64
+    assert_array_equal(a, estimator.sample(7, random_state=0))
+    assert_array_equal(a, estimator.sample(7, random_state=np.random.RandomState(0)))
+    assert not np.allclose(a, estimator.sample(7, random_state=1))
+    assert estimator.sample().shape == (1, estimator.n_features_in_)
+
+
+@parametrize_samplers
+def test_no_global_random_state_is_read_or_changed(cls):
+    estimator = fitted(cls)
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (global on purpose)
+    torch_state = torch.get_rng_state()
+    a, b = estimator.sample(3), estimator.sample(3)
+    assert not np.allclose(a, b)
+    assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+@parametrize_samplers
+def test_pandas_output_has_the_input_column_names(cls):
+    X = data(cls)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    estimator = make(cls).set_output(transform="pandas").fit(frame)
+    samples = estimator.sample(4, random_state=0)
+    assert isinstance(samples, pd.DataFrame)
+    assert list(samples.columns) == list(frame.columns)
+    unnamed = make(cls).set_output(transform="pandas").fit(X)
+    columns = list(unnamed.sample(2, random_state=0).columns)
+    assert columns == [f"x{i}" for i in range(X.shape[1])]
+
+
+@parametrize_samplers
+def test_not_fitted(cls):
+    with pytest.raises(NotFittedError):
+        make(cls).sample(3)
+
+
+@pytest.mark.parametrize("n_samples", [0, -1, 2.5, True, "3"])
+def test_bad_n_samples(n_samples):
+    with pytest.raises(
+        InvalidParameterError, match="n_samples must be a positive integer"
+    ):
+        fitted(skae.AutoEncoder).sample(n_samples)
+
+
+def test_latent_density_none_fits_nothing_and_cannot_sample():
+    X = data(skae.AutoEncoder)
+    estimator = make(skae.AutoEncoder, latent_density=None).fit(X)
+    assert estimator._latent_density is None
+    with pytest.raises(NotFittedError, match="latent_density='gmm'"):
+        estimator.sample(2)
+
+
+@pytest.mark.parametrize("value", ["prior", "kde", 1])
+def test_latent_density_is_validated(value):
+    with pytest.raises(InvalidParameterError, match="latent_density"):
+        make(skae.AutoEncoder, latent_density=value).fit(data(skae.AutoEncoder))
+
+
+def test_parameters_are_listed():
+    for cls in SAMPLERS:
+        params = cls().get_params()
+        assert params["latent_density"] == "gmm"
+        assert params["calibrate_samples"] is True
+
+
+@parametrize_samplers
+def test_save_load_round_trip(cls, tmp_path):
+    estimator = fitted(cls)
+    path = tmp_path / "model.safetensors"
+    skae.save(estimator, path)
+    restored = skae.load(path)
+    assert_array_equal(
+        restored.sample(20, random_state=3), estimator.sample(20, random_state=3)
+    )
+
+
+@parametrize_samplers
+def test_pickle_round_trip(cls):
+    estimator = fitted(cls)
+    restored = pickle.loads(pickle.dumps(estimator))
+    assert_array_equal(
+        restored.sample(20, random_state=3), estimator.sample(20, random_state=3)
+    )
+
+
+def _rewrite(path, edit):
+    with safe_open(path, framework="pt") as file:
+        header = json.loads(file.metadata()["skae"])
+    edit(header)
+    save_file(load_file(path), path, metadata={"skae": json.dumps(header)})
+
+
+def _as_format_1(header):
+    header["format_version"] = 1
+    del header["params"]["__dict__"]["latent_density"]
+    del header["params"]["__dict__"]["calibrate_samples"]
+    del header["attributes"]["__dict__"]["_latent_density"]
+
+
+def test_format_1_vae_samples_from_its_prior_as_it_did(tmp_path):
+    cls = skae.VariationalAutoEncoder
+    estimator = fitted(cls)
+    path = tmp_path / "old.safetensors"
+    skae.save(estimator, path)
+    _rewrite(path, _as_format_1)
+    old = skae.load(path)
+    assert old.latent_density == "prior"
+    assert old.calibrate_samples is False
+    Z = np.random.RandomState(0).standard_normal((6, old.n_components))
+    assert_allclose(old.sample(6, random_state=0), old.inverse_transform(Z))
+
+
+def test_format_1_autoencoder_loads_without_a_density(tmp_path):
+    path = tmp_path / "old.safetensors"
+    estimator = fitted(skae.AutoEncoder)
+    skae.save(estimator, path)
+    _rewrite(path, _as_format_1)
+    old = skae.load(path)
+    X = data(skae.AutoEncoder)
+    assert_array_equal(old.transform(X), estimator.transform(X))
+    assert old.latent_density is None
+    with pytest.raises(NotFittedError, match="latent_density='gmm'"):
+        old.sample(2)
+    old.set_params(latent_density="gmm", warm_start=True, max_iter=1).fit(X)
+    assert old.sample(2).shape == (2, X.shape[1])
+
+
+def _negative_weight(header):
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    density["weights"]["__ndarray__"][0] = -0.5
+
+
+def _drop_quantiles_rows(header):
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    density["quantiles"]["shape"][2] = 3
+    quantiles = density["quantiles"]["__ndarray__"]
+    density["quantiles"]["__ndarray__"] = [[row[:3] for row in q] for q in quantiles]
+
+
+def _missing_density(header):
+    del header["attributes"]["__dict__"]["_latent_density"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_negative_weight, "weights must be non-negative"),
+        (_drop_quantiles_rows, "quantiles must be None or 2 non-decreasing"),
+        (_missing_density, "_latent_density is missing"),
+    ],
+)
+def test_load_refuses_an_edited_density(tmp_path, edit, message):
+    path = tmp_path / "model.safetensors"
+    skae.save(fitted(skae.AutoEncoder), path)
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match=message):
+        skae.load(path)
+
+
+@pytest.mark.parametrize("sparsity", ["topk", "l1"])
+def test_sparse_samples_respect_the_code(sparsity):
+    X = data(skae.SparseAutoEncoder)
+    estimator = make(
+        skae.SparseAutoEncoder, n_components=8, n_active=3, sparsity=sparsity
+    ).fit(X)
+    seen, hook = decoder_inputs(estimator)
+    try:
+        estimator.sample(200, random_state=0)
+    finally:
+        hook.remove()
+    codes = np.vstack(seen)
+    assert codes.shape == (200, 8)
+    assert (codes >= 0).all()
+    if sparsity == "topk":
+        assert np.count_nonzero(codes, axis=1).max() <= 3
+    assert np.count_nonzero(codes) > 0
+
+
+def test_codes_are_drawn_from_a_density_of_the_training_codes():
+    X = data(skae.AutoEncoder, n_samples=300)
+    estimator = make(skae.AutoEncoder, calibrate_samples=False).fit(X)
+    codes = estimator.transform(X)
+    seen, hook = decoder_inputs(estimator)
+    try:
+        samples = estimator.sample(3000, random_state=0)
+    finally:
+        hook.remove()
+    drawn = np.vstack(seen)
+    assert_allclose(drawn.mean(0), codes.mean(0), atol=0.1 * codes.std(0).max())
+    assert_allclose(drawn.std(0), codes.std(0), rtol=0.1)
+    # Without calibration, a sample is the decoded mean of its code.
+    assert_allclose(samples, estimator.inverse_transform(drawn), rtol=1e-10)
+
+
+def test_calibration_maps_the_reconstructions_onto_the_data():
+    rng = np.random.default_rng(0)
+    X = np.round(rng.random((500, 3)))  # 0s and 1s only
+    decoded = 0.3 + 0.4 * X + 0.05 * rng.standard_normal(X.shape)
+    quantiles = marginal_quantiles(decoded, X)
+    mapped = calibrate(decoded, quantiles)
+    # Monotone per feature, onto the data's range and values.
+    for j in range(3):
+        order = np.argsort(decoded[:, j])
+        assert (np.diff(mapped[order, j]) >= -1e-12).all()
+    assert mapped.min() >= 0 and mapped.max() <= 1
+    assert np.mean(np.isclose(mapped, X)) > 0.95
+
+
+@parametrize_samplers
+def test_warm_start_and_partial_fit_refit_the_density(cls):
+    X, other = data(cls), data(cls, seed=1) * 3
+    estimator = make(cls).fit(X)
+    before = estimator.sample(5, random_state=0)
+    estimator.set_params(warm_start=True).fit(other)
+    after_warm_start = estimator.sample(5, random_state=0)
+    assert after_warm_start.max() > 1.5 * before.max()
+    estimator.partial_fit(X)
+    assert_allclose(estimator.sample(5, random_state=0).max(), before.max(), rtol=0.5)
+
+
+def test_a_fit_that_raises_keeps_the_old_density(monkeypatch):
+    X = data(skae.AutoEncoder)
+    estimator = make(skae.AutoEncoder).fit(X)
+    before = estimator.sample(5, random_state=0)
+    density = estimator._latent_density
+
+    def broken(codes, seed):
+        raise RuntimeError("no density today")
+
+    monkeypatch.setattr(skae._sampling, "fit_gmm", broken)
+    for call in (
+        lambda: estimator.set_params(warm_start=True).fit(X * 2),
+        lambda: estimator.partial_fit(X * 2),
+    ):
+        with pytest.raises(RuntimeError, match="no density today"):
+            call()
+        assert estimator._latent_density is density
+        assert_array_equal(estimator.sample(5, random_state=0), before)
+
+
+def test_vae_prior_and_gmm_densities():
+    X = data(skae.VariationalAutoEncoder)
+    prior = make(skae.VariationalAutoEncoder, latent_density="prior").fit(X)
+    assert prior._latent_density["kind"] == "prior"
+    gmm = make(skae.VariationalAutoEncoder).fit(X)
+    assert gmm._latent_density["kind"] == "gmm"
+    # Changing it takes effect at the next fit only.
+    gmm.set_params(latent_density="prior")
+    assert gmm._latent_density["kind"] == "gmm"
+    gmm.set_params(warm_start=True).fit(X)
+    assert gmm._latent_density["kind"] == "prior"
+
+
+def test_one_training_row_samples_that_row():
+    X = data(skae.AutoEncoder, n_samples=1)
+    estimator = make(skae.AutoEncoder).fit(X)
+    assert_allclose(estimator.sample(3, random_state=0), np.repeat(X, 3, axis=0))
