@@ -113,7 +113,7 @@ class SamplingMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_)
+        X_new : ndarray of shape (n_samples, n_features)
             New samples, float64, in the units of the training data. A
             DataFrame with the input's column names under
             ``set_output(transform="pandas")``.
