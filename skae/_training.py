@@ -124,6 +124,11 @@ class TrainingMixin:
         rng = check_random_state(self.random_state)
         return rng.randint(np.iinfo(np.int32).max, size=n)
 
+    #: True where ``max_iter`` is a budget of epochs the method is meant to
+    #: spend, as umap-learn's ``n_epochs``, rather than a cap on a run that
+    #: should converge first: reaching it then raises no ConvergenceWarning.
+    _max_iter_is_a_budget = False
+
     def _set_fitted_attributes(self, X, incremental):
         net = self.net_
         history = net.history
@@ -145,7 +150,8 @@ class TrainingMixin:
         self._n_features_out = self.n_components
         self.reconstruction_error_ = self._reconstruction_error(X)
 
-        if not incremental and not net.interrupted_ and not net.stopped_early():
+        finished = net.interrupted_ or net.stopped_early()
+        if not incremental and not finished and not self._max_iter_is_a_budget:
             # Raised in a search's or a joblib worker's fit, the warning
             # cannot point at a line of the user's: the parameters tell
             # which of the fits it was.

@@ -19,6 +19,7 @@ from ._losses import UMAPLoss
 from ._modules import dense_autoencoder
 from ._modules_residual import ResidualAutoEncoderModule
 from ._modules_umap import EdgeAutoEncoderModule
+from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._umap_graph import find_ab_params, fuzzy_simplicial_set, sample_edges
 from ._warnings import warn
 
@@ -31,7 +32,7 @@ PCA_START_SCALE = 3.0
 
 
 @inherit_docs(AutoEncoder, exclude=("early_stopping",))
-class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
+class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Parametric UMAP with a decoder: neighbour-keeping codes that invert.
 
     ``fit`` builds UMAP's fuzzy graph of the ``n_neighbors`` nearest
@@ -93,8 +94,12 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         Adam's learning rate.
 
     max_iter : int, default=20
-        Maximum number of epochs; an epoch samples each edge of the graph in
-        proportion to its weight, about once for the strongest ones.
+        Number of epochs; an epoch samples each edge of the graph in
+        proportion to its weight, about once for the strongest ones. As
+        umap-learn's ``n_epochs``, a budget: the loss, estimated from
+        negative samples, keeps drifting down for hundreds of epochs, so
+        reaching ``max_iter`` raises no ConvergenceWarning. Training stops
+        sooner when the loss stops improving by ``tol``.
 
     tol : float, default=1e-3
         Relative improvement of the training loss below which an epoch does
@@ -154,6 +159,8 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
     (300, 2)
     >>> umap.inverse_transform(codes).shape
     (300, 64)
+    >>> umap.sample(5, random_state=0).shape
+    (5, 64)
     """
 
     _parameter_constraints = {
@@ -166,7 +173,10 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         "negative_sample_rate": [Interval(Integral, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "init": [StrOptions({"pca", "random"})],
+        **SAMPLING_CONSTRAINTS,
     }
+
+    _max_iter_is_a_budget = True
 
     # The graph is rebuilt from the data at every fit or partial_fit call.
     _warm_start_params = frozenset({"n_neighbors", "metric"})
@@ -199,6 +209,8 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         n_threads="auto",
         verbose=0,
         warm_start=False,
+        latent_density="gmm",
+        calibrate_samples=True,
     ):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
@@ -225,6 +237,8 @@ class UMAPAutoEncoder(DenseMixin, BaseAutoEncoder):
         self.n_threads = n_threads
         self.verbose = verbose
         self.warm_start = warm_start
+        self.latent_density = latent_density
+        self.calibrate_samples = calibrate_samples
 
     # ------------------------------------------------------- the base's hooks
 

@@ -25,6 +25,7 @@ SAMPLERS = [
     skae.SparseAutoEncoder,
     skae.VariationalAutoEncoder,
     skae.ConvAutoEncoder,
+    skae.UMAPAutoEncoder,
 ]
 parametrize_samplers = pytest.mark.parametrize(
     "cls", SAMPLERS, ids=[cls.__name__ for cls in SAMPLERS]

@@ -139,3 +139,11 @@ def test_works_in_a_grid_search(scaled_digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         grid.fit(X[:200], y[:200])
     assert grid.best_params_["umapautoencoder__n_neighbors"] in (5, 10)
+
+
+def test_max_iter_is_a_budget_and_raises_no_convergence_warning():
+    X = np.random.default_rng(0).random((80, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = UMAPAutoEncoder(max_iter=2, random_state=0).fit(X)
+    assert model.n_iter_ == 2
