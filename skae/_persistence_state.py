@@ -24,6 +24,8 @@ import zlib
 import numpy as np
 import torch
 
+from ._persistence_upgrade import upgrade_pickled_state
+
 # The key under which the state holds the net; a state without it (an
 # unfitted estimator, or one pickled by a skae that stored net_ itself) is
 # restored as it is.
@@ -54,6 +56,8 @@ class PortableState:
     def __setstate__(self, state):
         state = dict(state)
         saved = state.pop(NET_STATE, None)
+        fitted = saved is not None or "net_" in state
+        state = upgrade_pickled_state(type(self).__name__, state, fitted)
         super().__setstate__(state)
         if saved is not None:
             self.net_ = _rebuild(self, saved)

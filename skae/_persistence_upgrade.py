@@ -52,3 +52,20 @@ def _tagged_dict(value):
     if isinstance(value, dict) and isinstance(value.get("__dict__"), dict):
         return value["__dict__"]
     return None
+
+
+def upgrade_pickled_state(name, state, fitted):
+    """An estimator's pickled ``__dict__`` from before sampling, brought up to date.
+
+    Pickles written before ``latent_density`` existed lack the parameter,
+    and ``get_params`` (so ``clone``, ``repr``, a search) would fail on them:
+    they get what format 1 files get.
+    """
+    if name not in _V1_LATENT_DENSITY or "latent_density" in state:
+        return state
+    kind = _V1_LATENT_DENSITY[name]
+    state = {**state, "latent_density": kind, "calibrate_samples": kind is None}
+    if fitted and "_latent_density" not in state:
+        prior = {"kind": "prior", "quantiles": None}
+        state["_latent_density"] = prior if kind == "prior" else None
+    return state

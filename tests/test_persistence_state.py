@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 from estimator_settings import make, n_features, parametrize_estimators
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -239,3 +240,24 @@ def test_gpu_trained_model_loads_in_a_process_without_cuda(cls, tmp_path):
     np.testing.assert_allclose(
         from_pickle, estimator.transform(X), rtol=1e-4, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("cls", [skae.AutoEncoder, skae.VariationalAutoEncoder])
+def test_a_pickle_from_before_sampling_loads_with_the_sampling_it_had(cls):
+    X = np.random.default_rng(0).random((40, 5))
+    estimator = cls(n_components=2, hidden_layer_sizes=(4,), max_iter=2).fit(X)
+    state = estimator.__getstate__()
+    for key in ("latent_density", "calibrate_samples", "_latent_density"):
+        del state[key]
+    old = cls.__new__(cls)
+    old.__setstate__(state)
+    assert_allclose(old.transform(X), estimator.transform(X))
+    params = old.get_params()
+    if cls is skae.VariationalAutoEncoder:
+        assert params["latent_density"] == "prior"
+        assert params["calibrate_samples"] is False
+        assert old.sample(3, random_state=0).shape == (3, 5)
+    else:
+        assert params["latent_density"] is None
+        with pytest.raises(NotFittedError, match="latent_density=None"):
+            old.sample(3)
