@@ -133,7 +133,8 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     latent_density : {"gmm"} or None, default="gmm"
         The density of the codes that :meth:`sample` draws from, fitted at
         the end of every ``fit`` and ``partial_fit`` call on the codes of
-        the rows that call trained on (for ``partial_fit``: the last chunk).
+        the rows that call trained on (for ``partial_fit``: the last chunk;
+        at most 2000 of them, drawn from ``random_state``).
         ``"gmm"``: a :class:`~sklearn.mixture.GaussianMixture` with full
         covariances, with 1, 2, 5, 10 or 20 components, whichever gives the
         lowest BIC; its seed is drawn from ``random_state``. ``None``: no

@@ -47,6 +47,12 @@ KINDS = ("gmm", "prior")
 #: Numbers of mixture components tried; the fit keeps the one of lowest BIC.
 N_COMPONENTS_TRIED = (1, 2, 5, 10, 20)
 
+#: The density and the calibration are fitted on at most this many training
+#: rows, drawn at random: with wide codes (64 units, say) a mixture search
+#: on every row of a large set costs more than training the network, and
+#: a few thousand rows already pin a mixture of 20 components down.
+MAX_DENSITY_ROWS = 2000
+
 #: Added to the diagonal of every covariance (GaussianMixture's reg_covar),
 #: relative to the codes' variance, so that a component on a few identical
 #: codes (a constant unit, one row) keeps an invertible covariance.
@@ -76,10 +82,16 @@ class SamplingMixin:
         density = {"kind": kind, "quantiles": None}
         if kind == "prior" and not self.calibrate_samples:
             return density
+        seed = int(self._draw_seeds(1)[0])
+        if len(X) > MAX_DENSITY_ROWS:
+            rows = np.random.default_rng(seed).choice(
+                len(X), MAX_DENSITY_ROWS, replace=False
+            )
+            X = X[np.sort(rows)]
         codes = self._forward_batches(self._encode_batch, X, self._n_features_out)
         codes = np.asarray(codes, dtype=np.float64)
         if kind == "gmm":
-            density.update(fit_gmm(codes, int(self._draw_seeds(1)[0])))
+            density.update(fit_gmm(codes, seed))
         if self.calibrate_samples:
             decoded = self._forward_batches(
                 self._decode_batch, self._project_codes(codes), self.n_features_in_

@@ -323,3 +323,21 @@ def test_one_training_row_samples_that_row():
     X = data(skae.AutoEncoder, n_samples=1)
     estimator = make(skae.AutoEncoder).fit(X)
     assert_allclose(estimator.sample(3, random_state=0), np.repeat(X, 3, axis=0))
+
+
+def test_density_of_a_large_set_is_fitted_on_a_seeded_subsample(monkeypatch):
+    # A mixture search on every row of a large set costs more than training.
+    seen = []
+    original = skae._sampling.fit_gmm
+
+    def recording_fit_gmm(codes, seed):
+        seen.append(len(codes))
+        return original(codes, seed)
+
+    monkeypatch.setattr(skae._sampling, "MAX_DENSITY_ROWS", 30)
+    monkeypatch.setattr(skae._sampling, "fit_gmm", recording_fit_gmm)
+    X = data(skae.AutoEncoder, n_samples=200)
+    a = make(skae.AutoEncoder, random_state=0).fit(X)
+    b = make(skae.AutoEncoder, random_state=0).fit(X)
+    assert seen == [30, 30]
+    assert_array_equal(a.sample(5, random_state=0), b.sample(5, random_state=0))
