@@ -76,7 +76,8 @@ train_centred = train_patches - train_means
 # starts from random weights (``init="random"``). Early stopping, which
 # scores a denoiser on noisy held-out patches, ends training after a few
 # dozen epochs; the convolutional one is capped at 60 epochs to keep this
-# example short.
+# example short. Neither is asked for new samples, so neither fits the latent
+# density that ``sample`` draws from (``latent_density=None``).
 pca = PCA(n_components=16).fit(train_centred)
 dae = DenoisingAutoEncoder(
     n_components=64,
@@ -86,6 +87,7 @@ dae = DenoisingAutoEncoder(
     noise_level=sigma,
     max_iter=300,
     early_stopping=True,
+    latent_density=None,
     random_state=0,
 ).fit(train_centred)
 cae = ConvAutoEncoder(
@@ -94,6 +96,7 @@ cae = ConvAutoEncoder(
     noise_level=sigma,
     max_iter=60,
     early_stopping=True,
+    latent_density=None,
     random_state=0,
 ).fit(train_centred)
 n_weights = {
