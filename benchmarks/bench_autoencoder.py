@@ -92,6 +92,9 @@ def skae_fit(X, init):
         learning_rate_init=1e-3,
         early_stopping=False,
         n_iter_no_change=EPOCHS,  # run every epoch, like the others
+        # Training is what is compared: the others fit no density for
+        # sample() (bench_sample.py times that step, "density s").
+        latent_density=None,
         random_state=0,
     ).fit(X)
     assert ae.n_iter_ == EPOCHS
