@@ -299,27 +299,38 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     def _initialize_from_data(self, module, X):
         if self.init != "pca":
             return
-        X = X.astype(np.float64)
-        mean = X.mean(axis=0)
-        components, scale = np.empty((0, X.shape[1])), np.empty(0)
-        # PCA finds at most min(n_samples, n_features) directions, none in
-        # constant data; the other code units start at zero (see
-        # ResidualAutoEncoderModule) and only the mean is PCA's.
-        if len(X) > 1 and np.ptp(X, axis=0).any():
-            n_found = min(self.n_components, *X.shape)
-            pca = PCA(n_found, random_state=int(self._draw_seeds(1)[0])).fit(X)
-            # Whitened scores: every unit starts with unit variance. In a
-            # throw-away run of bench_autoencoder.py's section 3 (digits
-            # pipeline), whitened codes scored 0.878 at k=30 against 0.865
-            # for raw scores (PCA: 0.868); the section prints only the
-            # default, so re-measure before changing this. The floor keeps a
-            # direction of (almost) no variance from blowing the encoder's
-            # weights up; the reconstruction is PCA's whatever the scale.
-            variance = pca.explained_variance_
-            scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
-            mean, components = pca.mean_, pca.components_
+        mean, components, scale = pca_start(
+            X, self.n_components, lambda: int(self._draw_seeds(1)[0])
+        )
         module.start_from_pca(
             torch.from_numpy(mean),
             torch.from_numpy(components),
             torch.from_numpy(scale),
         )
+
+
+def pca_start(X, n_components, draw_seed):
+    """PCA's mean, components and score scales on ``X``, for a PCA start.
+
+    ``draw_seed()`` seeds the PCA; it is called only when there is a PCA to
+    fit. PCA finds at most min(n_samples, n_features) directions, none in
+    constant data; the other code units start at zero (see
+    ResidualAutoEncoderModule) and only the mean is PCA's.
+    """
+    X = X.astype(np.float64)
+    mean = X.mean(axis=0)
+    components, scale = np.empty((0, X.shape[1])), np.empty(0)
+    if len(X) > 1 and np.ptp(X, axis=0).any():
+        n_found = min(n_components, *X.shape)
+        pca = PCA(n_found, random_state=draw_seed()).fit(X)
+        # Whitened scores: every unit starts with unit variance. In a
+        # throw-away run of bench_autoencoder.py's section 3 (digits
+        # pipeline), whitened codes scored 0.878 at k=30 against 0.865
+        # for raw scores (PCA: 0.868); the section prints only the
+        # default, so re-measure before changing this. The floor keeps a
+        # direction of (almost) no variance from blowing the encoder's
+        # weights up; the reconstruction is PCA's whatever the scale.
+        variance = pca.explained_variance_
+        scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
+        mean, components = pca.mean_, pca.components_
+    return mean, components, scale

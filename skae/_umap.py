@@ -6,12 +6,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.neighbors import VALID_METRICS
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
-from ._autoencoder import AutoEncoder
+from ._autoencoder import AutoEncoder, pca_start
 from ._base import BaseAutoEncoder
 from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._docs import inherit_docs
@@ -282,17 +281,11 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     def _initialize_from_data(self, module, X):
         if self.init != "pca":
             return
-        X = X.astype(np.float64)
-        mean = X.mean(axis=0)
-        components, scale = np.empty((0, X.shape[1])), np.empty(0)
-        # As AutoEncoder's start; the codes get PCA_START_SCALE's spread.
-        if len(X) > 1 and np.ptp(X, axis=0).any():
-            n_found = min(self.n_components, *X.shape)
-            pca = PCA(n_found, random_state=int(self._draw_seeds(1)[0])).fit(X)
-            variance = pca.explained_variance_
-            scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
-            scale = scale / PCA_START_SCALE
-            mean, components = pca.mean_, pca.components_
+        # AutoEncoder's start, with codes of PCA_START_SCALE's spread.
+        mean, components, scale = pca_start(
+            X, self.n_components, lambda: int(self._draw_seeds(1)[0])
+        )
+        scale = scale / PCA_START_SCALE
         module.autoencoder.start_from_pca(
             torch.from_numpy(mean),
             torch.from_numpy(components),
