@@ -29,21 +29,30 @@ _V1_LATENT_DENSITY = {
 }
 
 
-def _from_version_1(header):
-    name = header.get("class")
+def _sampling_before_format_2(name):
+    """The sampling parameters and fitted density of an estimator from before
+    ``latent_density`` existed, or None for a class that did not sample."""
     if name not in _V1_LATENT_DENSITY:
-        return
+        return None
     kind = _V1_LATENT_DENSITY[name]
+    # Format 1's VAE samples were not calibrated.
+    params = {"latent_density": kind, "calibrate_samples": kind is None}
+    return params, ({"kind": "prior", "quantiles": None} if kind == "prior" else None)
+
+
+def _from_version_1(header):
+    sampling = _sampling_before_format_2(header.get("class"))
+    if sampling is None:
+        return
+    defaults, density = sampling
     params = _tagged_dict(header.get("params"))
     if params is not None:
-        params.setdefault("latent_density", kind)
-        # Format 1's VAE samples were not calibrated.
-        params.setdefault("calibrate_samples", kind is None)
+        for key, value in defaults.items():
+            params.setdefault(key, value)
     attributes = _tagged_dict(header.get("attributes"))
     if attributes is not None and header.get("fitted") is True:
-        density = None
-        if kind == "prior":
-            density = {"__dict__": {"kind": "prior", "quantiles": None}}
+        if density is not None:
+            density = {"__dict__": density}
         attributes.setdefault("_latent_density", density)
 
 
@@ -61,11 +70,11 @@ def upgrade_pickled_state(name, state, fitted):
     and ``get_params`` (so ``clone``, ``repr``, a search) would fail on them:
     they get what format 1 files get.
     """
-    if name not in _V1_LATENT_DENSITY or "latent_density" in state:
+    sampling = _sampling_before_format_2(name)
+    if sampling is None or "latent_density" in state:
         return state
-    kind = _V1_LATENT_DENSITY[name]
-    state = {**state, "latent_density": kind, "calibrate_samples": kind is None}
-    if fitted and "_latent_density" not in state:
-        prior = {"kind": "prior", "quantiles": None}
-        state["_latent_density"] = prior if kind == "prior" else None
+    defaults, density = sampling
+    state = {**defaults, **state}
+    if fitted:
+        state.setdefault("_latent_density", density)
     return state
