@@ -18,8 +18,8 @@ from estimator_settings import (
     parametrize_estimators,
 )
 from numpy.testing import assert_array_equal
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from saved_files import read, rewrite
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -40,17 +40,6 @@ def data(cls, n_samples=60, seed=0):
 
 def fitted(cls, **params):
     return make(cls, **params).fit(data(cls))
-
-
-def read(path):
-    """The JSON header and the tensors of a saved file."""
-    with safe_open(path, framework="pt") as file:
-        header = json.loads(file.metadata()["skae"])
-    return header, load_file(path)
-
-
-def rewrite(path, header, tensors):
-    save_file(tensors, path, metadata={"skae": json.dumps(header)})
 
 
 def fitted_state(estimator):

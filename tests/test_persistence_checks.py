@@ -12,8 +12,7 @@ from estimator_settings import make, n_features, parametrize_estimators
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from saved_files import read, rewrite
 
 import skae
 import skae._persistence
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 def data(cls):
     return np.random.default_rng(0).random((30, n_features(cls, 5)))
-
-
-def read(path):
-    with safe_open(path, framework="pt") as file:
-        header = json.loads(file.metadata()["skae"])
-    return header, load_file(path)
-
-
-def rewrite(path, header, tensors):
-    save_file(tensors, path, metadata={"skae": json.dumps(header)})
 
 
 @pytest.fixture

@@ -53,9 +53,7 @@ def decoder_inputs(estimator):
 
 
 def test_every_generative_estimator_samples_and_the_imputer_does_not():
-    encoders = [
-        getattr(skae, n) for n in skae.__all__ if n.endswith("AutoEncoder")
-    ]
+    encoders = [getattr(skae, n) for n in skae.__all__ if n.endswith("AutoEncoder")]
     assert set(encoders) == set(SAMPLERS)
     assert not hasattr(skae.AutoEncoderImputer(), "sample")
 
