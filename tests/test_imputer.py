@@ -274,3 +274,18 @@ def test_impute_keeps_observed_entries_and_fills_missing_ones():
     out = module.impute(torch.cat([x, observed], dim=1))
     assert out[0, 0] == 1.0 and out[0, 2] == 3.0
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_imputer_on_cuda_fills_like_on_the_cpu():
+    X = np.random.default_rng(0).random((80, 6))
+    X[np.random.default_rng(1).random(X.shape) < 0.2] = np.nan
+    params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    on_gpu = AutoEncoderImputer(device="cuda", **params).fit(X)
+    on_cpu = AutoEncoderImputer(device="cpu", **params).fit(X)
+    filled = on_gpu.transform(X)
+    observed = ~np.isnan(X)
+    assert_array_equal(filled[observed], X[observed])
+    assert np.isfinite(filled).all()
+    assert_allclose(filled, on_cpu.transform(X), rtol=1e-2, atol=1e-2)

@@ -339,3 +339,18 @@ def test_density_of_a_large_set_is_fitted_on_a_seeded_subsample(monkeypatch):
     b = make(skae.AutoEncoder, random_state=0).fit(X)
     assert seen == [30, 30]
     assert_array_equal(a.sample(5, random_state=0), b.sample(5, random_state=0))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@parametrize_samplers
+def test_a_model_trained_on_cuda_samples_like_one_loaded_on_the_cpu(cls, tmp_path):
+    X = data(cls)
+    on_gpu = make(cls, device="cuda").fit(X)
+    drawn = on_gpu.sample(50, random_state=1)
+    assert drawn.shape == (50, X.shape[1]) and np.isfinite(drawn).all()
+    assert_array_equal(drawn, on_gpu.sample(50, random_state=1))
+    skae.save(on_gpu, tmp_path / "model.safetensors")
+    on_cpu = skae.load(tmp_path / "model.safetensors", device="cpu")
+    # The same latent draws, decoded on another device: float32 rounding apart.
+    assert_allclose(on_cpu.sample(50, random_state=1), drawn, rtol=1e-3, atol=1e-4)

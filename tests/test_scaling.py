@@ -289,6 +289,13 @@ def test_every_estimator_honours_device(estimator, digits32, accelerators):
 # -------------------------------------------------------------- on a GPU
 
 
+#: Estimators whose training on a GPU may not track the CPU's step by step:
+#: the denoiser draws its noise on the device, from the device's own generator;
+#: a sparse code's thresholds (top-k, the ReLU of the L1 code) turn float32
+#: differences between kernels into different active units.
+CODES_DIVERGE_ACROSS_DEVICES = {"DenoisingAutoEncoder", "SparseAutoEncoder"}
+
+
 @pytest.mark.gpu
 @requires_cuda
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
@@ -301,8 +308,13 @@ def test_estimators_train_on_cuda_like_on_cpu(estimator, digits32):
     codes = on_gpu.transform(X)
     assert codes.dtype == np.float32 and codes.shape[0] == len(X)
     on_cpu = estimator.set_params(device="cpu", random_state=0).fit(X)
-    # Same initial weights and batches; only float32 kernels differ.
-    assert_allclose(codes, on_cpu.transform(X), rtol=1e-2, atol=1e-2)
+    if type(estimator).__name__ in CODES_DIVERGE_ACROSS_DEVICES:
+        # Same weights at the start, but training follows another path:
+        # judge the result by its quality instead.
+        assert on_gpu.score(X) == pytest.approx(on_cpu.score(X), rel=0.15)
+    else:
+        # Same initial weights and batches; only float32 kernels differ.
+        assert_allclose(codes, on_cpu.transform(X), rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.gpu

@@ -135,8 +135,11 @@ class AutoEncoderNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         # The target is the input itself, or the clean rows of a corrupted
-        # validation input (see validation_pairs).
-        return self.criterion_(y_pred, X if y_true is None else y_true)
+        # validation input (see validation_pairs). Batches come off the CPU;
+        # skorch moves only the input to the module's device, so the target
+        # follows here (a no-op on the CPU).
+        target = X if y_true is None else y_true
+        return self.criterion_(y_pred, target.to(self.device))
 
     @torch.no_grad()
     def chunk_losses(self, dataset, n_chunks):
