@@ -366,4 +366,3 @@ class VariationalAutoEncoder(
         both = self._forward_batches(posterior, X_checked, 2 * k)
         # set_output wraps only the first element of a returned tuple.
         return both[:, :k], _wrap_data_with_container("transform", both[:, k:], X, self)
-
