@@ -136,8 +136,9 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         the rows that call trained on (for ``partial_fit``: the last chunk;
         at most 2000 of them, drawn from ``random_state``).
         ``"gmm"``: a :class:`~sklearn.mixture.GaussianMixture` with full
-        covariances, with 1, 2, 5, 10 or 20 components, whichever gives the
-        lowest BIC; its seed is drawn from ``random_state``. ``None``: no
+        covariances and one component per 50 of those rows, at most 40
+        (more than BIC would choose, because its samples are the more
+        realistic); its seed is drawn from ``random_state``. ``None``: no
         density, which saves the time to fit it; ``sample`` then raises.
         Changing it takes effect at the next fit, warm starts included.
 
@@ -145,10 +146,12 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Map each feature of :meth:`sample`'s output through the monotone
         function that takes its distribution over the reconstructions of the
         training rows to its distribution in the training data (quantiles
-        fitted with the latent density). Decoded means are smoother than
-        real rows; the map gives them the data's range and its common
-        values (exact zeros, say). ``False``: ``sample`` returns the decoded
-        means, ``inverse_transform`` of the codes drawn.
+        fitted with the latent density). Each mixture component has its
+        own map, fitted on the training rows whose codes it holds (one that
+        holds fewer than 20 uses the map of all rows). Decoded means are
+        smoother than real rows; the map gives them the data's range and
+        its common values (exact zeros, say). ``False``: ``sample`` returns
+        the decoded means, ``inverse_transform`` of the codes drawn.
 
     Attributes
     ----------

@@ -31,9 +31,10 @@ from ._sampling import check_latent_density_kind
 FORMAT_NAME = "skae"
 #: Bumped whenever a change would make older readers misread newer files.
 #: 2: the latent density behind ``sample`` (``latent_density``).
-FORMAT_VERSION = 2
+#: 3: a calibration map per mixture component (``component_quantiles``).
+FORMAT_VERSION = 3
 #: Older versions :func:`load` still reads (see _persistence_upgrade.py).
-OLDER_FORMAT_VERSIONS = (1,)
+OLDER_FORMAT_VERSIONS = (1, 2)
 HEADER_KEY = "skae"
 
 

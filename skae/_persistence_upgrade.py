@@ -15,6 +15,8 @@ def upgrade_header(header, version):
     """
     if version == 1:
         _from_version_1(header)
+    if version in (1, 2):
+        _from_version_2(header)
     return header
 
 
@@ -37,7 +39,17 @@ def _sampling_before_format_2(name):
     kind = _V1_LATENT_DENSITY[name]
     # Format 1's VAE samples were not calibrated.
     params = {"latent_density": kind, "calibrate_samples": kind is None}
-    return params, ({"kind": "prior", "quantiles": None} if kind == "prior" else None)
+    if kind != "prior":
+        return params, None
+    return params, {"kind": "prior", "quantiles": None, "component_quantiles": None}
+
+
+def _from_version_2(header):
+    # Format 2's densities calibrated every sample with the map of all rows.
+    attributes = _tagged_dict(header.get("attributes"))
+    density = _tagged_dict((attributes or {}).get("_latent_density"))
+    if density is not None:
+        density.setdefault("component_quantiles", None)
 
 
 def _from_version_1(header):
@@ -64,12 +76,18 @@ def _tagged_dict(value):
 
 
 def upgrade_pickled_state(name, state, fitted):
-    """An estimator's pickled ``__dict__`` from before sampling, brought up to date.
+    """An estimator's pickled ``__dict__`` from an older skae, brought up to date.
 
     Pickles written before ``latent_density`` existed lack the parameter,
     and ``get_params`` (so ``clone``, ``repr``, a search) would fail on them:
-    they get what format 1 files get.
+    they get what format 1 files get. Densities pickled before
+    per-component calibration maps keep the map of all rows, as format 2
+    files do.
     """
+    density = state.get("_latent_density")
+    if isinstance(density, dict) and "component_quantiles" not in density:
+        # Pickled before per-component calibration maps: the map of all rows.
+        state = {**state, "_latent_density": {**density, "component_quantiles": None}}
     sampling = _sampling_before_format_2(name)
     if sampling is None or "latent_density" in state:
         return state

@@ -14,11 +14,14 @@ images have 0 or 1). With ``calibrate_samples=True`` each feature of the
 decoded samples then goes through the monotone map that takes the
 distribution of that feature in the training reconstructions to its
 distribution in the training data: a quantile map, as
-:class:`~sklearn.preprocessing.QuantileTransformer` and its inverse. In
-``benchmarks/bench_sample.py`` that makes samples much harder to tell from
-real digits, while adding the decoder's noise (a draw rather than the mean)
-made them easier to tell apart, for every variant: ``sample`` returns
-means.
+:class:`~sklearn.preprocessing.QuantileTransformer` and its inverse. Each
+mixture component has its own map, fitted on the training rows whose codes
+it holds (a component holding few rows uses the map of all rows): what
+"blank" and "inked" mean for a pixel differs between a 0 and a 1. In
+``benchmarks/bench_sample.py`` both make samples much harder to tell from
+real digits, and so do more components than BIC picks, while adding the
+decoder's noise (a draw rather than the mean) made them easier to tell
+apart, for every variant: ``sample`` returns means.
 
 The fitted state is plain data, ``_latent_density``: a dict of numpy
 arrays (the mixture's weights, means and covariances, and the quantiles),
@@ -44,13 +47,22 @@ from ._constraints import is_bool
 #: The kinds of fitted density.
 KINDS = ("gmm", "prior")
 
-#: Numbers of mixture components tried; the fit keeps the one of lowest BIC.
-N_COMPONENTS_TRIED = (1, 2, 5, 10, 20)
+#: The mixture has one component per this many training rows, and at most
+#: MAX_COMPONENTS. Chosen by sample realism, not by BIC: on the digits BIC
+#: picks 10 components, and 40 give samples that a classifier tells from real
+#: rows less often, for every variant (benchmarks/bench_sample.py).
+ROWS_PER_COMPONENT = 50
+MAX_COMPONENTS = 40
+
+#: A component gets a calibration map of its own only when at least this many
+#: of the training codes belong to it: quantiles of fewer rows would hand
+#: their samples those few rows' values.
+MIN_CALIBRATION_ROWS = 20
 
 #: The density and the calibration are fitted on at most this many training
-#: rows, drawn at random: with wide codes (64 units, say) a mixture search
+#: rows, drawn at random: with wide codes (64 units, say) a mixture fit
 #: on every row of a large set costs more than training the network, and
-#: a few thousand rows already pin a mixture of 20 components down.
+#: 2000 rows give each of the 40 components 50.
 MAX_DENSITY_ROWS = 2000
 
 #: Added to the diagonal of every covariance (GaussianMixture's reg_covar),
@@ -79,7 +91,7 @@ class SamplingMixin:
         kind = self.latent_density
         if kind is None:
             return None
-        density = {"kind": kind, "quantiles": None}
+        density = {"kind": kind, "quantiles": None, "component_quantiles": None}
         if kind == "prior" and not self.calibrate_samples:
             return density
         seed = int(self._draw_seeds(1)[0])
@@ -90,13 +102,19 @@ class SamplingMixin:
             X = X[np.sort(rows)]
         codes = self._forward_batches(self._encode_batch, X, self._n_features_out)
         codes = np.asarray(codes, dtype=np.float64)
+        labels = None
         if kind == "gmm":
-            density.update(fit_gmm(codes, seed))
+            mixture, labels = fit_gmm(codes, seed)
+            density.update(mixture)
         if self.calibrate_samples:
             decoded = self._forward_batches(
                 self._decode_batch, self._project_codes(codes), self.n_features_in_
             )
             density["quantiles"] = marginal_quantiles(decoded, X)
+            if labels is not None:
+                density["component_quantiles"] = component_quantiles(
+                    decoded, X, labels, density["quantiles"], len(density["weights"])
+                )
         return density
 
     def _project_codes(self, Z):
@@ -170,11 +188,18 @@ class SamplingMixin:
         # that the rows do not depend on the batch size they are decoded in.
         if density["kind"] == "prior":
             Z = rng.standard_normal((n_samples, self._n_features_out))
+            labels = None
         else:
-            Z = draw_gmm(density, n_samples, rng)
+            Z, labels = draw_gmm(density, n_samples, rng)
         Z = self._project_codes(Z)
         X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
-        if density["quantiles"] is not None:
+        # Pickles from before per-component maps lack the key.
+        maps = density.get("component_quantiles")
+        if maps is not None:
+            for component, quantiles in enumerate(maps):
+                rows = labels == component
+                X_new[rows] = calibrate(X_new[rows], quantiles)
+        elif density["quantiles"] is not None:
             X_new = calibrate(X_new, density["quantiles"])
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
@@ -193,58 +218,73 @@ SAMPLING_CONSTRAINTS = {
 
 
 def fit_gmm(codes, seed):
-    """Weights, means and covariances of the mixture of lowest BIC on ``codes``."""
+    """A Gaussian mixture fitted to ``codes``, and the component of each code.
+
+    Returns the mixture's weights, means and covariances as a dict of
+    arrays, and the labels.
+    """
     n_samples, n_dims = codes.shape
     # Relative to the codes' scale, which differs between models and units.
     reg_covar = REG_COVAR * max(float(np.var(codes, axis=0).max()), 1e-12)
     if n_samples < 2:
         # GaussianMixture needs two rows; one row's mixture is a point mass,
         # kept invertible by reg_covar.
-        return {
+        mixture = {
             "weights": np.ones(1),
             "means": codes[:1].copy(),
             "covariances": reg_covar * np.eye(n_dims)[None],
         }
-    best, best_bic = None, np.inf
-    for n_components in N_COMPONENTS_TRIED:
-        if n_components > n_samples:
-            break
-        gmm = GaussianMixture(
-            n_components, covariance_type="full", reg_covar=reg_covar, random_state=seed
-        )
-        # A mixture that has not fully converged still samples well, and the
-        # user can do nothing about it: the warning would only be noise.
-        # The codes are numpy arrays whatever the input was, and the
-        # k-means start refuses to run with array API dispatch on.
-        with warnings.catch_warnings(), config_context(array_api_dispatch=False):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gmm.fit(codes)
-        bic = gmm.bic(codes)
-        if bic >= best_bic:
-            # BIC is as good as unimodal in the number of components: stop
-            # at its first rise, which saves the largest fits.
-            break
-        best, best_bic = gmm, bic
-    return {
-        "weights": best.weights_,
-        "means": best.means_,
-        "covariances": best.covariances_,
+        return mixture, np.zeros(n_samples, dtype=np.intp)
+    n_components = min(MAX_COMPONENTS, max(1, n_samples // ROWS_PER_COMPONENT))
+    gmm = GaussianMixture(
+        n_components, covariance_type="full", reg_covar=reg_covar, random_state=seed
+    )
+    # A mixture that has not fully converged still samples well, and the
+    # user can do nothing about it: the warning would only be noise.
+    # The codes are numpy arrays whatever the input was, and the
+    # k-means start refuses to run with array API dispatch on.
+    with warnings.catch_warnings(), config_context(array_api_dispatch=False):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = gmm.fit_predict(codes)
+    mixture = {
+        "weights": gmm.weights_,
+        "means": gmm.means_,
+        "covariances": gmm.covariances_,
     }
+    return mixture, labels
 
 
-def marginal_quantiles(decoded, X, n_quantiles=100):
+def marginal_quantiles(decoded, X, n_quantiles=100, n_levels=None):
     """Quantiles of each feature of the reconstructions and of the data.
 
     Shape (2, n, n_features): the decoder's quantiles, then the data's, at
-    ``n = min(n_quantiles, n_samples)`` evenly spaced levels.
+    ``n`` evenly spaced levels: ``n_levels``, or by default
+    ``min(n_quantiles, n_samples)``.
     """
-    levels = np.linspace(0, 1, min(n_quantiles, len(X)))
+    if n_levels is None:
+        n_levels = min(n_quantiles, len(X))
+    levels = np.linspace(0, 1, n_levels)
     return np.stack(
         [
             np.quantile(np.asarray(decoded, dtype=np.float64), levels, axis=0),
             np.quantile(np.asarray(X, dtype=np.float64), levels, axis=0),
         ]
     )
+
+
+def component_quantiles(decoded, X, labels, quantiles, n_components):
+    """One calibration map per mixture component, shape (n_components, 2, n,
+    n_features): the quantiles of the rows labelled with that component,
+    at the levels of ``quantiles`` (the map of all rows), which a component
+    with fewer than MIN_CALIBRATION_ROWS rows keeps."""
+    maps = np.repeat(quantiles[None], n_components, axis=0)
+    for component in range(n_components):
+        rows = labels == component
+        if rows.sum() >= MIN_CALIBRATION_ROWS:
+            maps[component] = marginal_quantiles(
+                decoded[rows], X[rows], n_levels=quantiles.shape[1]
+            )
+    return maps
 
 
 def calibrate(X, quantiles):
@@ -266,7 +306,8 @@ def calibrate(X, quantiles):
 
 
 def draw_gmm(density, n_samples, rng):
-    """``n_samples`` codes from a Gaussian mixture, in random order.
+    """``n_samples`` codes from a Gaussian mixture, in random order, and the
+    component each was drawn from.
 
     By hand rather than ``GaussianMixture.sample``, which returns the rows
     grouped by component and needs the fitted estimator (not plain arrays).
@@ -277,7 +318,7 @@ def draw_gmm(density, n_samples, rng):
     for component, covariance in enumerate(density["covariances"]):
         rows = labels == component
         Z[rows] = means[component] + Z[rows] @ np.linalg.cholesky(covariance).T
-    return Z
+    return Z, labels
 
 
 def check_latent_density_kind(value, attributes):
@@ -302,7 +343,7 @@ def check_latent_density(value, attributes):
     problem = check_latent_density_kind(value, attributes)
     if value is None or problem is not None:
         return problem
-    keys = {"kind", "quantiles"}
+    keys = {"kind", "quantiles", "component_quantiles"}
     if value["kind"] == "gmm":
         keys |= {"weights", "means", "covariances"}
     if value.keys() != keys:
@@ -316,8 +357,12 @@ def check_latent_density(value, attributes):
         and bool((np.diff(quantiles, axis=1) >= 0).all())
     ):
         return f"quantiles must be None or 2 non-decreasing (n, {n_in}) arrays"
-    if value["kind"] == "prior":
-        return None
+    maps = value["component_quantiles"]
+    if value["kind"] == "prior" or quantiles is None:
+        if maps is not None:
+            return "component_quantiles must be None without a mixture's quantiles"
+        if value["kind"] == "prior":
+            return None
     weights = value["weights"]
     n = len(weights) if isinstance(weights, np.ndarray) else 0
     if not (
@@ -335,6 +380,14 @@ def check_latent_density(value, attributes):
         np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         return "covariances must be positive definite"
+    if maps is not None and not (
+        _finite_array(maps, (n, 2, n_levels, n_in))
+        and bool((np.diff(maps, axis=2) >= 0).all())
+    ):
+        return (
+            f"component_quantiles must be None or {n} maps of 2 non-decreasing "
+            f"({n_levels}, {n_in}) arrays"
+        )
     return None
 
 

@@ -116,7 +116,7 @@ class VariationalAutoEncoder(
         :class:`~sklearn.mixture.GaussianMixture` fitted, at the end of every
         ``fit`` and ``partial_fit`` call, on the posterior means of the rows
         that call trained on, as for :class:`AutoEncoder` (full covariances,
-        1, 2, 5, 10 or 20 components by BIC). ``"prior"``: ``N(0, I)``, the
+        one component per 50 rows, at most 40). ``"prior"``: ``N(0, I)``, the
         model's prior. The default because its samples are the harder to
         tell from real data: the posterior means of the training data do
         not fill the prior, whose draws then decode to blends (see
@@ -127,7 +127,8 @@ class VariationalAutoEncoder(
         Map each feature of :meth:`sample`'s output through the monotone
         function that takes its distribution over the decoded posterior
         means of the training rows to its distribution in the training
-        data. ``False``: ``sample`` returns the decoder's means, as
+        data; with ``"gmm"``, one map per mixture component, as for
+        :class:`AutoEncoder`. ``False``: ``sample`` returns the decoder's means, as
         ``inverse_transform`` of the codes drawn.
 
     hidden_layer_sizes : int or tuple of int, default=(128,)

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 import skae._sampling
-from skae._sampling import calibrate, marginal_quantiles
+from skae._sampling import calibrate, component_quantiles, marginal_quantiles
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -191,6 +191,94 @@ def test_format_1_autoencoder_loads_without_a_density(tmp_path):
     assert old.sample(2).shape == (2, X.shape[1])
 
 
+def _as_format_2(header):
+    header["format_version"] = 2
+    del header["attributes"]["__dict__"]["_latent_density"]["__dict__"][
+        "component_quantiles"
+    ]
+
+
+def test_format_2_file_samples_with_the_map_of_all_rows(tmp_path):
+    estimator = fitted(skae.AutoEncoder)
+    path = tmp_path / "old.safetensors"
+    skae.save(estimator, path)
+    _rewrite(path, _as_format_2)
+    old = skae.load(path)
+    assert old._latent_density["component_quantiles"] is None
+    # What format 2 sampled: every row through the one map.
+    without_maps = pickle.loads(pickle.dumps(estimator))
+    without_maps._latent_density = {
+        **estimator._latent_density,
+        "component_quantiles": None,
+    }
+    assert_array_equal(
+        old.sample(8, random_state=0), without_maps.sample(8, random_state=0)
+    )
+    skae.save(old, tmp_path / "again.safetensors")  # and it saves as format 3
+
+
+def test_a_pickle_from_before_component_maps_samples_and_saves(tmp_path):
+    estimator = fitted(skae.AutoEncoder)
+    state = estimator.__getstate__()
+    state["_latent_density"] = {
+        key: value
+        for key, value in state["_latent_density"].items()
+        if key != "component_quantiles"
+    }
+    old = skae.AutoEncoder.__new__(skae.AutoEncoder)
+    old.__setstate__(state)
+    assert old._latent_density["component_quantiles"] is None
+    assert old.sample(4, random_state=0).shape == (4, estimator.n_features_in_)
+    skae.save(old, tmp_path / "model.safetensors")
+
+
+def test_each_component_calibrates_its_own_samples(monkeypatch):
+    # Two kinds of rows, told apart by feature 0. The others are 0 or 1 in
+    # the first kind, 0.4 or 0.6 in the second; a one-unit code keeps only
+    # feature 0, so both kinds decode them to about 0.5. A map per component
+    # takes those back to each kind's own values; one monotone map for all
+    # rows cannot send 0.5 to 0 or 1 for one kind and to 0.4 or 0.6 for the
+    # other.
+    rng = np.random.default_rng(0)
+    grid = rng.integers(0, 2, size=(400, 3))
+    kind = np.repeat([0.0, 1.0], 200)[:, None]
+    X = np.hstack([kind, np.where(kind == 0, grid, 0.4 + 0.2 * grid)])
+
+    def share_of_extreme_values(samples):
+        first_kind = samples[samples[:, 0] < 0.5, 1:]
+        return np.mean((first_kind < 0.2) | (first_kind > 0.8))
+
+    estimator = skae.AutoEncoder(
+        n_components=1, hidden_layer_sizes=(), max_iter=2, random_state=0
+    ).fit(X)
+    assert len(estimator._latent_density["weights"]) > 1
+    assert share_of_extreme_values(estimator.sample(500, random_state=0)) > 0.85
+    monkeypatch.setattr(skae._sampling, "MIN_CALIBRATION_ROWS", len(X) + 1)
+    one_map = estimator.set_params(warm_start=True, max_iter=1).fit(X)
+    assert share_of_extreme_values(one_map.sample(500, random_state=0)) < 0.7
+
+
+def test_a_component_with_few_rows_keeps_the_map_of_all_rows():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 3))
+    decoded = X + 0.1
+    labels = np.r_[np.zeros(50, dtype=int), np.ones(10, dtype=int)]
+    everything = marginal_quantiles(decoded, X)
+    maps = component_quantiles(decoded, X, labels, everything, n_components=3)
+    assert maps.shape == (3, *everything.shape)
+    assert_allclose(maps[0], marginal_quantiles(decoded[:50], X[:50], n_levels=60))
+    # 10 rows are too few, and the third component has none.
+    assert_array_equal(maps[1], everything)
+    assert_array_equal(maps[2], everything)
+
+
+def _a_map_too_many(header):
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    maps = density["component_quantiles"]
+    maps["__ndarray__"] = maps["__ndarray__"] * 2
+    maps["shape"][0] *= 2
+
+
 def _negative_weight(header):
     density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
     density["weights"]["__ndarray__"][0] = -0.5
@@ -213,6 +301,7 @@ def _missing_density(header):
         (_negative_weight, "weights must be non-negative"),
         (_drop_quantiles_rows, "quantiles must be None or 2 non-decreasing"),
         (_missing_density, "_latent_density is missing"),
+        (_a_map_too_many, "component_quantiles must be None or"),
     ],
 )
 def test_load_refuses_an_edited_density(tmp_path, edit, message):
