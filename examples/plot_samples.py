@@ -7,8 +7,8 @@ Every autoencoder in skae can generate data: at the end of ``fit`` it fits a
 Gaussian mixture to the codes of the training rows, and
 :meth:`~skae.AutoEncoder.sample` draws codes from it and decodes them. Each
 feature of the decoded rows is then mapped so that its distribution matches
-the training data's (``calibrate_samples=True``): decoded means are smoother
-than real digits.
+the training data's (``calibrate_samples=True``), with one map per mixture
+component: decoded means are smoother than real digits.
 
 How realistic are the samples? A classifier two-sample test (C2ST) asks a
 gradient-boosting classifier to tell real digits from as many samples; its
