@@ -59,6 +59,12 @@ MAX_COMPONENTS = 40
 #: their samples those few rows' values.
 MIN_CALIBRATION_ROWS = 20
 
+#: Levels of a component's map. The maps are stored with the model (40 of
+#: them for 40 components): fewer levels than the map of all rows keeps a
+#: model's file small, and a component's few dozen rows do not pin down
+#: more.
+COMPONENT_LEVELS = 20
+
 #: The density and the calibration are fitted on at most this many training
 #: rows, drawn at random: with wide codes (64 units, say) a mixture fit
 #: on every row of a large set costs more than training the network, and
@@ -110,10 +116,11 @@ class SamplingMixin:
             decoded = self._forward_batches(
                 self._decode_batch, self._project_codes(codes), self.n_features_in_
             )
-            density["quantiles"] = marginal_quantiles(decoded, X)
-            if labels is not None:
+            if labels is None:
+                density["quantiles"] = marginal_quantiles(decoded, X)
+            else:
                 density["component_quantiles"] = component_quantiles(
-                    decoded, X, labels, density["quantiles"], len(density["weights"])
+                    decoded, X, labels, len(density["weights"])
                 )
         return density
 
@@ -272,17 +279,19 @@ def marginal_quantiles(decoded, X, n_quantiles=100, n_levels=None):
     )
 
 
-def component_quantiles(decoded, X, labels, quantiles, n_components):
-    """One calibration map per mixture component, shape (n_components, 2, n,
-    n_features): the quantiles of the rows labelled with that component,
-    at the levels of ``quantiles`` (the map of all rows), which a component
-    with fewer than MIN_CALIBRATION_ROWS rows keeps."""
-    maps = np.repeat(quantiles[None], n_components, axis=0)
+def component_quantiles(decoded, X, labels, n_components, n_levels=COMPONENT_LEVELS):
+    """One calibration map per mixture component, shape (n_components, 2,
+    n_levels, n_features): the quantiles of the rows labelled with that
+    component, or of all rows for a component with fewer than
+    MIN_CALIBRATION_ROWS of them."""
+    everything = marginal_quantiles(decoded, X, n_levels=n_levels)
+    # float32, a file's and a pickle's size being that of n_components maps.
+    maps = np.repeat(everything[None], n_components, axis=0).astype(np.float32)
     for component in range(n_components):
         rows = labels == component
         if rows.sum() >= MIN_CALIBRATION_ROWS:
             maps[component] = marginal_quantiles(
-                decoded[rows], X[rows], n_levels=quantiles.shape[1]
+                decoded[rows], X[rows], n_levels=n_levels
             )
     return maps
 
@@ -350,7 +359,7 @@ def check_latent_density(value, attributes):
         return f"must hold exactly the keys {sorted(keys)}"
     n_out, n_in = attributes.get("_n_features_out"), attributes.get("n_features_in_")
     quantiles = value["quantiles"]
-    n_levels = quantiles.shape[1] if isinstance(quantiles, np.ndarray) else 0
+    n_levels = _axis_length(quantiles, axis=1, ndim=3)
     if quantiles is not None and not (
         _finite_array(quantiles, (2, n_levels, n_in))
         and n_levels >= 1
@@ -358,13 +367,12 @@ def check_latent_density(value, attributes):
     ):
         return f"quantiles must be None or 2 non-decreasing (n, {n_in}) arrays"
     maps = value["component_quantiles"]
-    if value["kind"] == "prior" or quantiles is None:
-        if maps is not None:
-            return "component_quantiles must be None without a mixture's quantiles"
-        if value["kind"] == "prior":
-            return None
+    if maps is not None and (value["kind"] == "prior" or quantiles is not None):
+        return "component_quantiles must be None for a prior or beside quantiles"
+    if value["kind"] == "prior":
+        return None
     weights = value["weights"]
-    n = len(weights) if isinstance(weights, np.ndarray) else 0
+    n = _axis_length(weights, axis=0, ndim=1)
     if not (
         _finite_array(weights, (n,), low=0) and n >= 1 and abs(weights.sum() - 1) < 1e-6
     ):
@@ -380,15 +388,25 @@ def check_latent_density(value, attributes):
         np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         return "covariances must be positive definite"
+    m_levels = _axis_length(maps, axis=2, ndim=4)
     if maps is not None and not (
-        _finite_array(maps, (n, 2, n_levels, n_in))
+        _finite_array(maps, (n, 2, m_levels, n_in))
+        and m_levels >= 1
         and bool((np.diff(maps, axis=2) >= 0).all())
     ):
         return (
             f"component_quantiles must be None or {n} maps of 2 non-decreasing "
-            f"({n_levels}, {n_in}) arrays"
+            f"(n, {n_in}) arrays"
         )
     return None
+
+
+def _axis_length(value, axis, ndim):
+    """The length of ``value`` along ``axis`` if it is an array of ``ndim``
+    dimensions (an edited file may hold any shape), else 0."""
+    if isinstance(value, np.ndarray) and value.ndim == ndim:
+        return value.shape[axis]
+    return 0
 
 
 def _finite_array(value, shape, low=None):

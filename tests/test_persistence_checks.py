@@ -326,3 +326,22 @@ def test_imputer_attributes_are_checked(key, value):
         rewrite(path, header, tensors)
         with pytest.raises(ValueError, match=rf"{key}"):
             skae.load(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(width=32, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_float32_arrays_are_written_short_and_read_back_bit_for_bit(numbers):
+    from skae._persistence_json import from_json, to_json
+
+    array = np.asarray(numbers, dtype=np.float32)
+    written = json.loads(json.dumps(to_json(array, "attribute")))
+    back = from_json(written, "attribute")
+    assert back.dtype == np.float32
+    assert_array_equal(back.view(np.uint32), array.view(np.uint32))
+    assert len(json.dumps(written["__ndarray__"])) <= len(json.dumps(array.tolist()))

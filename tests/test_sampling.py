@@ -263,11 +263,12 @@ def test_a_component_with_few_rows_keeps_the_map_of_all_rows():
     X = rng.random((60, 3))
     decoded = X + 0.1
     labels = np.r_[np.zeros(50, dtype=int), np.ones(10, dtype=int)]
-    everything = marginal_quantiles(decoded, X)
-    maps = component_quantiles(decoded, X, labels, everything, n_components=3)
-    assert maps.shape == (3, *everything.shape)
-    assert_allclose(maps[0], marginal_quantiles(decoded[:50], X[:50], n_levels=60))
+    maps = component_quantiles(decoded, X, labels, n_components=3, n_levels=7)
+    assert maps.shape == (3, 2, 7, 3) and maps.dtype == np.float32
+    first = marginal_quantiles(decoded[:50], X[:50], n_levels=7)
+    assert_allclose(maps[0], first, rtol=1e-6)
     # 10 rows are too few, and the third component has none.
+    everything = marginal_quantiles(decoded, X, n_levels=7).astype(np.float32)
     assert_array_equal(maps[1], everything)
     assert_array_equal(maps[2], everything)
 
@@ -284,11 +285,18 @@ def _negative_weight(header):
     density["weights"]["__ndarray__"][0] = -0.5
 
 
-def _drop_quantiles_rows(header):
+def _drop_features_of_the_maps(header):
     density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
-    density["quantiles"]["shape"][2] = 3
-    quantiles = density["quantiles"]["__ndarray__"]
-    density["quantiles"]["__ndarray__"] = [[row[:3] for row in q] for q in quantiles]
+    maps = density["component_quantiles"]
+    maps["shape"][3] = 3
+    maps["__ndarray__"] = [
+        [[row[:3] for row in q] for q in both] for both in maps["__ndarray__"]
+    ]
+
+
+def _maps_beside_quantiles(header):
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    density["quantiles"] = density["component_quantiles"]
 
 
 def _missing_density(header):
@@ -299,7 +307,8 @@ def _missing_density(header):
     "edit, message",
     [
         (_negative_weight, "weights must be non-negative"),
-        (_drop_quantiles_rows, "quantiles must be None or 2 non-decreasing"),
+        (_drop_features_of_the_maps, "component_quantiles must be None or"),
+        (_maps_beside_quantiles, "quantiles must be None or 2 non-decreasing"),
         (_missing_density, "_latent_density is missing"),
         (_a_map_too_many, "component_quantiles must be None or"),
     ],
