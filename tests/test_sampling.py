@@ -370,6 +370,26 @@ def test_calibration_maps_the_reconstructions_onto_the_data():
     assert np.mean(np.isclose(mapped, X)) > 0.95
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_calibration_of_all_columns_at_once_is_np_interp_per_column(seed):
+    rng = np.random.default_rng(seed)
+    decoded = np.sort(rng.normal(size=(12, 6)) * 10.0**seed, axis=0)
+    decoded[:, 0] = decoded[0, 0]  # a unit the decoder never moves
+    decoded[:5, 1] = decoded[0, 1]  # a run of equal quantiles at the bottom
+    decoded[4:9, 2] = decoded[4, 2]  # and one in the middle
+    data = np.sort(rng.random((12, 6)), axis=0)
+    X = 1.5 * 10.0**seed * rng.normal(size=(40, 6))
+    X[:4, 0], X[4:8, 2] = decoded[0, 0], decoded[4, 2]
+
+    def one_column_at_a_time(j):
+        up = np.interp(X[:, j], decoded[:, j], data[:, j])
+        down = -np.interp(-X[:, j], -decoded[::-1, j], -data[::-1, j])
+        return 0.5 * (up + down)
+
+    expected = np.column_stack([one_column_at_a_time(j) for j in range(6)])
+    assert_allclose(calibrate(X, np.stack([decoded, data])), expected, atol=1e-9)
+
+
 @parametrize_samplers
 def test_warm_start_and_partial_fit_refit_the_density(cls):
     X, other = data(cls), data(cls, seed=1) * 3
