@@ -499,3 +499,28 @@ def test_pickle_does_not_grow_with_training_length(labelled_digits):
     short = len(pickle.dumps(small(max_iter=2, n_iter_no_change=2).fit(X)))
     long = len(pickle.dumps(small(max_iter=40, n_iter_no_change=40).fit(X)))
     assert long < 1.1 * short
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_epoch_losses_are_skorchs_though_read_once_an_epoch(
+    monkeypatch, early_stopping
+):
+    # AutoEncoderNet.run_single_epoch reads the batch losses at the end of
+    # the epoch instead of one .item() per batch; the history must not change.
+    from skorch import NeuralNet
+
+    X = load_digits().data[:300] / 16
+    params = dict(
+        n_components=3, max_iter=4, early_stopping=early_stopping, random_state=0
+    )
+    ours = AutoEncoder(**params).fit(X)
+    monkeypatch.setattr(
+        skae._net.AutoEncoderNet, "run_single_epoch", NeuralNet.run_single_epoch
+    )
+    skorchs = AutoEncoder(**params).fit(X)
+    keys = ["train_loss", "train_batch_count"]
+    if early_stopping:
+        keys += ["valid_loss", "valid_batch_count"]
+    for key in keys:
+        assert ours.net_.history[:, key] == skorchs.net_.history[:, key]
+    assert_array_equal(ours.loss_curve_, skorchs.loss_curve_)

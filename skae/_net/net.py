@@ -83,6 +83,32 @@ class AutoEncoderNet(NeuralNet):
             ]
         return listeners
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's loop reads each batch's loss with .item() (on a GPU, a
+        # wait for the device at every step) and writes it and the batch
+        # size through two History lookups per batch. Here the losses stay
+        # on the device until the epoch's batches are done, and the history
+        # gets the same per-batch records then: nothing reads them sooner
+        # (the per-epoch scores, early stopping and the divergence check all
+        # run at the end of the epoch).
+        if iterator is None:
+            return
+        losses, sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            sizes.append(len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            # The net's on_batch_begin opened one record per batch.
+            records = self.history[-1]["batches"][-len(losses) :]
+            values = torch.stack(losses).tolist()
+            for record, loss, size in zip(records, values, sizes, strict=True):
+                record[prefix + "_loss"] = loss
+                record[prefix + "_batch_size"] = size
+        self.history.record(prefix + "_batch_count", len(losses))
+
     def train_step(self, batch, **fit_params):
         # skorch's default wraps the step in a closure (for optimizers such as
         # LBFGS that re-evaluate the loss), gathers the steps and announces the
