@@ -18,6 +18,7 @@ from ._losses import UMAPLoss
 from ._modules import dense_autoencoder
 from ._modules_residual import ResidualAutoEncoderModule
 from ._modules_umap import EdgeAutoEncoderModule
+from ._net import LinearDecay
 from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._umap_graph import find_ab_params, fuzzy_simplicial_set, sample_edges
 from ._warnings import warn
@@ -189,14 +190,14 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         spread=1.0,
         metric="euclidean",
         negative_sample_rate=5,
-        reconstruction_weight=1.0,
+        reconstruction_weight=0.1,
         init="pca",
         hidden_layer_sizes=(128, 128),
         activation="relu",
         dropout=0.0,
         alpha=0.0,
         batch_size=256,
-        learning_rate_init=5e-3,
+        learning_rate_init=1e-2,
         max_iter=20,
         tol=1e-3,
         early_stopping=False,
@@ -268,6 +269,12 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
                 dropout=self.dropout,
             )
         )
+
+    def _initialize_net(self, n_features, batch_size, device):
+        net = super()._initialize_net(n_features, batch_size, device)
+        # Clusters tighten only as the steps shrink, as in umap-learn's SGD.
+        net.callbacks = [*net.callbacks, ("decay", LinearDecay())]
+        return net.initialize_callbacks()
 
     def _build_criterion(self):
         a, b = find_ab_params(float(self.spread), float(self.min_dist))

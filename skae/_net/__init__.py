@@ -7,12 +7,18 @@ that trains their torch module:
 - ``net.py``: the net and the skorch hooks it overrides;
 - ``batches.py``: mini-batches of one tensor, without a DataLoader;
 - ``early_stopping.py``: early stopping that scores the start as epoch 0;
-- ``callbacks.py``: divergence check, progress bar, history trimming;
+- ``callbacks.py``: divergence check, progress bar, history trimming,
+  learning-rate decay;
 - ``build.py``: :func:`build_net`.
 """
 
 from .build import build_net
-from .callbacks import DivergenceCheck, EpochProgressBar, TrimBatchHistory
+from .callbacks import (
+    DivergenceCheck,
+    EpochProgressBar,
+    LinearDecay,
+    TrimBatchHistory,
+)
 from .early_stopping import RelativeEarlyStopping
 from .net import VALIDATION_NOISE_SEED, AutoEncoderNet
 
@@ -21,6 +27,7 @@ __all__ = [
     "AutoEncoderNet",
     "DivergenceCheck",
     "EpochProgressBar",
+    "LinearDecay",
     "RelativeEarlyStopping",
     "TrimBatchHistory",
     "build_net",

@@ -1,10 +1,12 @@
-"""The net's callbacks: divergence check, progress bar, history trimming."""
+"""The net's callbacks: divergence check, progress bar, history trimming, decay."""
 
 import math
 import os
 import sys
+from functools import partial
 
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 
@@ -88,3 +90,36 @@ class TrimBatchHistory(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         net.history[-1]["batches"] = []
+
+
+def _linear_decay(epoch, n_epochs):
+    return 1.0 - epoch / n_epochs
+
+
+class LinearDecay(LRScheduler):
+    """The learning rate falls linearly over the epochs of each training call.
+
+    Epoch ``e`` of ``n`` trains at ``(1 - e / n)`` times the optimiser's
+    learning rate, the last at ``1 / n`` of it, as umap-learn lowers its
+    step size to nothing over its epochs: late epochs settle the codes
+    instead of shaking them. Each ``fit`` or ``partial_fit`` call starts from
+    the learning rate the estimator sets (``learning_rate_init``), a warm
+    start's included.
+    """
+
+    def __init__(self):
+        super().__init__(LambdaLR, event_name=None, step_every="epoch")
+
+    def on_train_begin(self, net, **kwargs):
+        # LambdaLR scales each group's "initial_lr", which it sets only when
+        # missing: dropped, it becomes the learning rate of this call.
+        for group in net.optimizer_.param_groups:
+            group.pop("initial_lr", None)
+        # During a call, max_epochs is its number of epochs (train_epochs).
+        decay = partial(_linear_decay, n_epochs=net.max_epochs)
+        self.lr_scheduler_ = LambdaLR(net.optimizer_, decay)
+
+    def on_train_end(self, net, **kwargs):
+        # Back to the call's learning rate, not the last epoch's sliver of it.
+        for group in net.optimizer_.param_groups:
+            group["lr"] = group["initial_lr"]
