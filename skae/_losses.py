@@ -246,7 +246,7 @@ class UMAPLoss(nn.Module):
     between codes (the network still runs once per row). The loss is the
     mean over the ``B (1 + negative_sample_rate)`` pairs UMAP would draw
     plus ``reconstruction_weight`` times the mean squared reconstruction
-    error of the ``2 B`` rows.
+    error of the rows the module decoded (the ``B`` heads).
     """
 
     def __init__(self, a, b, negative_sample_rate=5, reconstruction_weight=1.0):

@@ -17,8 +17,11 @@ from torch import nn
 class EdgeOutput(NamedTuple):
     """What :meth:`EdgeAutoEncoderModule.forward` returns to the loss.
 
-    For a batch of ``B`` edges, each field holds ``2 B`` rows: the heads,
-    then the tails.
+    For a batch of ``B`` edges, ``code`` holds ``2 B`` rows: the heads, then
+    the tails; ``reconstruction`` and ``x`` hold the ``B`` heads only. The
+    graph is symmetric, so each row is a head as often as a tail: decoding
+    the heads alone leaves the reconstruction term unchanged in expectation,
+    for half the decoder's work.
     """
 
     reconstruction: torch.Tensor
@@ -66,4 +69,5 @@ class EdgeAutoEncoderModule(nn.Module):
             )
         x = self.rows[edges.long().t().reshape(-1)]
         code = self.encode(x)
-        return EdgeOutput(self.decode(code), code, x)
+        heads = len(edges)
+        return EdgeOutput(self.decode(code[:heads]), code, x[:heads])
