@@ -147,3 +147,81 @@ def test_max_iter_is_a_budget_and_raises_no_convergence_warning():
         warnings.simplefilter("error", ConvergenceWarning)
         model = UMAPAutoEncoder(max_iter=2, random_state=0).fit(X)
     assert model.n_iter_ == 2
+
+
+def _direct_loss(heads, tails, a, b, negative_sample_rate, block):
+    """UMAPLoss's cross-entropy, pair by pair: the definition the loss vectorises."""
+
+    def similarity(u, v):
+        squared = np.sum((u - v) ** 2) + 1e-3
+        return 1 / (1 + a * squared**b)
+
+    n = len(heads)
+    total = sum(-np.log(similarity(h, t)) for h, t in zip(heads, tails, strict=True))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        for i in range(start, stop):
+            others = [j for j in range(start, stop) if j != i]
+            push = [-np.log(1 - similarity(heads[i], tails[j])) for j in others]
+            total += negative_sample_rate * np.mean(push)
+    return total / (n * (1 + negative_sample_rate))
+
+
+@pytest.mark.parametrize("block", [256, 4])
+def test_loss_pushes_each_head_from_the_other_tails_of_its_block(monkeypatch, block):
+    import torch
+
+    from skae import _losses
+    from skae._modules_umap import EdgeOutput
+
+    monkeypatch.setattr(_losses, "NEGATIVE_BLOCK", block)
+    rng = np.random.default_rng(0)
+    heads, tails = rng.normal(size=(2, 10, 2))
+    code = torch.from_numpy(np.concatenate([heads, tails]))
+    output = EdgeOutput(None, code, None)
+    loss = _losses.UMAPLoss(1.577, 0.895, negative_sample_rate=5)
+    loss.reconstruction_weight = 0
+    expected = _direct_loss(heads, tails, 1.577, 0.895, 5, block)
+    assert loss(output, None).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_module_decodes_the_heads_only():
+    import torch
+
+    from skae._modules_residual import ResidualAutoEncoderModule
+    from skae._modules_umap import EdgeAutoEncoderModule
+
+    module = EdgeAutoEncoderModule(ResidualAutoEncoderModule(6, 2, (4,)))
+    rows = torch.randn(10, 6)
+    module.lend_rows(rows)
+    edges = torch.tensor([[0, 1], [2, 3], [4, 5]])
+    output = module(edges)
+    assert output.code.shape == (6, 2)
+    assert output.reconstruction.shape == (3, 6)
+    torch.testing.assert_close(output.x, rows[[0, 2, 4]])
+    torch.testing.assert_close(output.reconstruction, module.decode(output.code[:3]))
+
+
+def test_learning_rate_falls_linearly_over_each_fit(scaled_digits, monkeypatch):
+    from skae._net import LinearDecay
+
+    seen = []
+    on_epoch_end = LinearDecay.on_epoch_end
+
+    def record(self, net, **kwargs):
+        seen.append(net.optimizer_.param_groups[0]["lr"])
+        on_epoch_end(self, net, **kwargs)
+
+    monkeypatch.setattr(LinearDecay, "on_epoch_end", record)
+    X = scaled_digits[0][:100]
+    model = small(learning_rate_init=0.02, max_iter=4).fit(X)
+    assert_allclose(seen, [0.02, 0.015, 0.01, 0.005])
+    # Left at the fit's rate, not the last epoch's.
+    assert model.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.02)
+
+    seen.clear()
+    model.set_params(warm_start=True, learning_rate_init=0.01, max_iter=2).fit(X)
+    assert_allclose(seen, [0.01, 0.005])
+    seen.clear()
+    model.partial_fit(X)
+    assert_allclose(seen, [0.01])
