@@ -69,12 +69,17 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         :class:`~sklearn.neighbors.NearestNeighbors`.
 
     negative_sample_rate : int, default=5
-        Number of non-neighbours each edge's head is pushed away from.
+        Weight of the push of each edge's head away from non-neighbours, in
+        UMAP's unit: as many negative samples per edge. Each head is pushed
+        away from all the other rows of its batch (up to 256 edges), their
+        mean counting as ``negative_sample_rate`` samples, which gives the
+        same objective as sampling them, with less noise.
 
-    reconstruction_weight : float, default=1.0
+    reconstruction_weight : float, default=0.1
         Weight of the mean squared reconstruction error in the loss; 0 trains
         the decoder without letting it shape the codes (it still learns, as
-        nothing else moves its weights).
+        nothing else moves its weights). Larger weights keep more of what
+        tells the rows of a cluster apart, and spread the clusters wider.
 
     init : {"pca", "random"}, default="pca"
         ``"pca"``: the network starts as PCA (see
@@ -90,8 +95,11 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Number of graph edges per mini-batch (each edge is two rows);
         ``"auto"`` is ``min(200, n_samples)``.
 
-    learning_rate_init : float, default=5e-3
-        Adam's learning rate.
+    learning_rate_init : float, default=1e-2
+        Adam's learning rate at the first epoch of each ``fit``; it falls
+        linearly over the ``max_iter`` epochs (to ``1 / max_iter`` of it at
+        the last), as umap-learn's step size, so that the last epochs settle
+        the codes. ``partial_fit`` trains at this rate.
 
     max_iter : int, default=20
         Number of epochs; an epoch samples each edge of the graph in
@@ -138,7 +146,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     Memory and time stay bounded by the graph's size: the graph holds at
     most ``2 n (n_neighbors - 1)`` edges, and an epoch draws at most one
     sample per edge; the edges index the training rows, which are stored
-    once. ``transform``, ``inverse_transform`` and ``score_samples`` never
+    once. A batch compares each head with at most 255 other codes. ``transform``, ``inverse_transform`` and ``score_samples`` never
     search for neighbours. ``partial_fit`` builds the graph of the chunk it
     is given. The measured codes, speed and reconstructions against
     umap-learn's UMAP are in the user guide, printed by
