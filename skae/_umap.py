@@ -146,8 +146,9 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     Memory and time stay bounded by the graph's size: the graph holds at
     most ``2 n (n_neighbors - 1)`` edges, and an epoch draws at most one
     sample per edge; the edges index the training rows, which are stored
-    once. A batch compares each head with at most 255 other codes. ``transform``, ``inverse_transform`` and ``score_samples`` never
-    search for neighbours. ``partial_fit`` builds the graph of the chunk it
+    once; a batch compares each head with at most 255 other codes.
+    ``transform``, ``inverse_transform`` and ``score_samples`` never search
+    for neighbours. ``partial_fit`` builds the graph of the chunk it
     is given. The measured codes, speed and reconstructions against
     umap-learn's UMAP are in the user guide, printed by
     ``benchmarks/bench_embedding.py``.
