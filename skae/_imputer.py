@@ -11,6 +11,7 @@ from ._base import BaseAutoEncoder
 from ._dense import DENSE_CONSTRAINTS, DenseMixin
 from ._losses import ObservedReconstructionLoss, masked_squared_error
 from ._modules_imputer import masked_autoencoder, unpack
+from ._net import WeightAveraging
 
 
 def _is_nan(value):
@@ -204,6 +205,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         **DENSE_CONSTRAINTS,
         "missing_values": [MissingValues(numeric_only=True)],
         "mask_rate": [Interval(Real, 0, 1, closed="left")],
+        "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
     }
@@ -214,6 +216,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         missing_values=np.nan,
         n_components=32,
         mask_rate=0.2,
+        weight_averaging=0.99,
         add_indicator=False,
         keep_empty_features=False,
         hidden_layer_sizes=(256, 128),
@@ -237,6 +240,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         self.missing_values = missing_values
         self.n_components = n_components
         self.mask_rate = mask_rate
+        self.weight_averaging = weight_averaging
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -272,6 +276,11 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
             fill=fill,
             mask_rate=self.mask_rate,
         )
+
+    def _training_callbacks(self):
+        if self.weight_averaging == 0:
+            return []
+        return [("averaging", WeightAveraging(self.weight_averaging))]
 
     def _build_criterion(self):
         return ObservedReconstructionLoss()

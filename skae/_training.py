@@ -114,7 +114,12 @@ class TrainingMixin:
             shuffle_generator=make_generator(shuffle_seed),
             split_seed=int(split_seed),
             verbose=self.verbose,
+            extra_callbacks=self._training_callbacks(),
         )
+
+    def _training_callbacks(self):
+        """``(name, callback)`` pairs a variant adds to its net; none by default."""
+        return []
 
     def _draw_seeds(self, n):
         if self.random_state is None:

@@ -7,12 +7,18 @@ that trains their torch module:
 - ``net.py``: the net and the skorch hooks it overrides;
 - ``batches.py``: mini-batches of one tensor, without a DataLoader;
 - ``early_stopping.py``: early stopping that scores the start as epoch 0;
-- ``callbacks.py``: divergence check, progress bar, history trimming;
+- ``callbacks.py``: divergence check, progress bar, history trimming,
+  weight averaging;
 - ``build.py``: :func:`build_net`.
 """
 
 from .build import build_net
-from .callbacks import DivergenceCheck, EpochProgressBar, TrimBatchHistory
+from .callbacks import (
+    DivergenceCheck,
+    EpochProgressBar,
+    TrimBatchHistory,
+    WeightAveraging,
+)
 from .early_stopping import RelativeEarlyStopping
 from .net import VALIDATION_NOISE_SEED, AutoEncoderNet
 
@@ -23,5 +29,6 @@ __all__ = [
     "EpochProgressBar",
     "RelativeEarlyStopping",
     "TrimBatchHistory",
+    "WeightAveraging",
     "build_net",
 ]

@@ -1,9 +1,11 @@
-"""The net's callbacks: divergence check, progress bar, history trimming."""
+"""The net's callbacks: divergence check, progress bar, history trimming,
+weight averaging."""
 
 import math
 import os
 import sys
 
+import torch
 from skorch.callbacks import Callback
 from tqdm import tqdm
 
@@ -88,3 +90,52 @@ class TrimBatchHistory(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         net.history[-1]["batches"] = []
+
+
+class WeightAveraging(Callback):
+    """End each training call with an exponential moving average of the weights.
+
+    After every training step the average moves towards the current weights
+    by ``1 - d``, where ``d = min(decay, (1 + t) / (10 + t))`` at the
+    ``t``-th step of the call (the warm-up of TensorFlow's
+    ``ExponentialMovingAverage``): a short call, as ``partial_fit``'s one
+    epoch, averages over its own last steps rather than dragging its start
+    along. When the call ends the module takes the average; a warm start
+    goes on from it. The optimiser steps the weights themselves throughout.
+
+    When the objective is noisy at every step (a denoiser's fresh random
+    corruption), the last step's weights are one noisy point around a
+    minimum, and their recent average is closer to it (Polyak averaging).
+
+    Parameters
+    ----------
+    decay : float in (0, 1)
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def on_train_begin(self, net, **kwargs):
+        self.average_, self.steps_ = None, 0
+
+    @torch.no_grad()
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        weights = [p.detach() for p in net.module_.parameters()]
+        if self.average_ is None:
+            self.average_ = [w.clone() for w in weights]
+        else:
+            t = self.steps_
+            step = 1 - min(self.decay, (1 + t) / (10 + t))
+            for average, w in zip(self.average_, weights, strict=True):
+                average.lerp_(w, step)
+        self.steps_ += 1
+
+    @torch.no_grad()
+    def on_train_end(self, net, **kwargs):
+        average = getattr(self, "average_", None)
+        if average is not None:
+            for w, a in zip(net.module_.parameters(), average, strict=True):
+                w.copy_(a)
+        self.average_ = None
