@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
@@ -171,6 +171,8 @@ def test_same_seed_same_result_and_global_rng_untouched():
         ({"mask_rate": 1.0}, "mask_rate"),
         ({"weight_averaging": 1.0}, "weight_averaging"),
         ({"weight_averaging": -0.1}, "weight_averaging"),
+        ({"max_iter": "many"}, "max_iter"),
+        ({"max_iter": 0}, "max_iter"),
         ({"missing_values": "?"}, "missing_values"),
         ({"add_indicator": "yes"}, "add_indicator"),
     ],
@@ -243,6 +245,30 @@ def test_save_load_pickle_and_warm_start(tmp_path):
         imputer.set_params(warm_start=True, missing_values=np.float64("nan")).fit(X)
     with pytest.raises(ValueError, match="missing_values was changed"):
         imputer.set_params(missing_values=-1).fit(X)
+
+
+# ---------------------------------------------------------- step budget
+
+
+@pytest.mark.parametrize(
+    "params, n_epochs",
+    [
+        ({}, 3),  # 120 rows in batches of 32: 4 steps an epoch, 12 steps
+        ({"batch_size": 60}, 6),  # 2 steps an epoch
+        # 90 training rows (30 held out): 3 steps an epoch
+        ({"early_stopping": True, "validation_fraction": 0.25}, 4),
+    ],
+)
+def test_max_iter_auto_is_a_budget_of_steps(monkeypatch, params, n_epochs):
+    monkeypatch.setattr(skae._imputer, "AUTO_STEPS", 12)
+    X, _ = with_holes(low_rank(n_samples=120))
+    imputer = small(max_iter="auto", n_iter_no_change=100, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        imputer.fit(X)  # a budget spent is no failure to converge
+    assert imputer.n_iter_ == n_epochs
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        small(max_iter=2, n_iter_no_change=100, **params).fit(X)
 
 
 # ------------------------------------------------------- weight averaging
