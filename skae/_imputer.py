@@ -74,7 +74,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         a short call is not held back by its start. 0 keeps the last step's
         weights. With ``early_stopping`` the best epoch's own weights, those
         that were validated, are restored instead, unless the best epoch is
-        the last.
+        the last; an interrupted (Ctrl-C) call keeps the weights it had.
 
     add_indicator : bool, default=False
         If True, a :class:`~sklearn.impute.MissingIndicator` transform is

@@ -303,6 +303,20 @@ def test_weight_averaging_ends_with_the_warmed_up_moving_average():
     assert callback.average_ is None  # nothing kept for pickles
 
 
+def test_weight_averaging_leaves_an_interrupted_call_as_it_was():
+    module = torch.nn.Linear(1, 1, bias=False)
+    callback, net = WeightAveraging(0.5), _Net(module)
+    callback.on_train_begin(net)
+    for value in (1.0, 2.0):
+        with torch.no_grad():
+            module.weight.fill_(value)
+        callback.on_batch_end(net, training=True)
+    net.interrupted_ = True  # set by AutoEncoderNet.fit_loop on Ctrl-C
+    callback.on_train_end(net)
+    assert module.weight.item() == 2.0
+    assert callback.average_ is None
+
+
 def test_weight_averaging_warms_up_over_a_short_call():
     # Over 3 steps with a decay of 0.99 the first weights must not dominate:
     # partial_fit's one epoch should move the weights as plain steps do.

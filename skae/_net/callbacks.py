@@ -100,8 +100,9 @@ class WeightAveraging(Callback):
     ``t``-th step of the call (the warm-up of TensorFlow's
     ``ExponentialMovingAverage``): a short call, as ``partial_fit``'s one
     epoch, averages over its own last steps rather than dragging its start
-    along. When the call ends the module takes the average; a warm start
-    goes on from it. The optimiser steps the weights themselves throughout.
+    along. When the call ends the module takes the average (unless it was
+    interrupted); a warm start goes on from it. The optimiser steps the
+    weights themselves throughout.
 
     When the objective is noisy at every step (a denoiser's fresh random
     corruption), the last step's weights are one noisy point around a
@@ -135,7 +136,9 @@ class WeightAveraging(Callback):
     @torch.no_grad()
     def on_train_end(self, net, **kwargs):
         average = getattr(self, "average_", None)
-        if average is not None:
+        # An interrupted call (Ctrl-C) keeps the weights trained so far, as
+        # every estimator does, for partial_fit or a warm start to go on from.
+        if average is not None and not getattr(net, "interrupted_", False):
             for w, a in zip(net.module_.parameters(), average, strict=True):
                 w.copy_(a)
         self.average_ = None
