@@ -7,6 +7,7 @@ import sys
 
 import torch
 from skorch.callbacks import Callback
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -128,9 +129,9 @@ class WeightAveraging(Callback):
             self.average_ = [w.clone() for w in weights]
         else:
             t = self.steps_
-            step = 1 - min(self.decay, (1 + t) / (10 + t))
-            for average, w in zip(self.average_, weights, strict=True):
-                average.lerp_(w, step)
+            # torch's EMA update, one fused lerp over all the weights.
+            update = get_ema_multi_avg_fn(min(self.decay, (1 + t) / (10 + t)))
+            update(self.average_, weights, t)
         self.steps_ += 1
 
     @torch.no_grad()
