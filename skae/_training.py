@@ -30,7 +30,6 @@ class TrainingMixin:
         is built. ``partial_fit`` never holds out validation rows.
         """
         incremental = method == "partial_fit"
-        epochs = 1 if incremental else self.max_iter
         validate = self.early_stopping and not incremental
         X = np.asarray(X, dtype=np.float32)
         n_samples = X.shape[0]
@@ -46,6 +45,8 @@ class TrainingMixin:
             )
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_samples)
+        n_train = n_samples - n_valid if validate else n_samples
+        epochs = 1 if incremental else self._n_epochs(n_train, batch_size)
 
         self._prepare(X, resume)
         if resume:
@@ -114,7 +115,20 @@ class TrainingMixin:
             shuffle_generator=make_generator(shuffle_seed),
             split_seed=int(split_seed),
             verbose=self.verbose,
+            extra_callbacks=self._training_callbacks(),
         )
+
+    def _n_epochs(self, n_samples, batch_size):
+        """Epochs ``fit`` trains for on ``n_samples`` rows: ``max_iter`` by default.
+
+        A variant whose ``max_iter`` can be derived from the data (a budget
+        of steps) overrides it.
+        """
+        return self.max_iter
+
+    def _training_callbacks(self):
+        """``(name, callback)`` pairs a variant adds to its net; none by default."""
+        return []
 
     def _draw_seeds(self, n):
         if self.random_state is None:

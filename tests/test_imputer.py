@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
@@ -18,6 +18,7 @@ import skae
 from skae import AutoEncoderImputer
 from skae._losses import ObservedReconstructionLoss, masked_squared_error
 from skae._modules_imputer import masked_autoencoder
+from skae._net import WeightAveraging
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -168,6 +169,10 @@ def test_same_seed_same_result_and_global_rng_untouched():
     "params, match",
     [
         ({"mask_rate": 1.0}, "mask_rate"),
+        ({"weight_averaging": 1.0}, "weight_averaging"),
+        ({"weight_averaging": -0.1}, "weight_averaging"),
+        ({"max_iter": "many"}, "max_iter"),
+        ({"max_iter": 0}, "max_iter"),
         ({"missing_values": "?"}, "missing_values"),
         ({"add_indicator": "yes"}, "add_indicator"),
     ],
@@ -240,6 +245,118 @@ def test_save_load_pickle_and_warm_start(tmp_path):
         imputer.set_params(warm_start=True, missing_values=np.float64("nan")).fit(X)
     with pytest.raises(ValueError, match="missing_values was changed"):
         imputer.set_params(missing_values=-1).fit(X)
+
+
+# ---------------------------------------------------------- step budget
+
+
+@pytest.mark.parametrize(
+    "params, n_epochs",
+    [
+        ({}, 3),  # 120 rows in batches of 32: 4 steps an epoch, 12 steps
+        ({"batch_size": 60}, 6),  # 2 steps an epoch
+        # 90 training rows (30 held out): 3 steps an epoch
+        ({"early_stopping": True, "validation_fraction": 0.25}, 4),
+    ],
+)
+def test_max_iter_auto_is_a_budget_of_steps(monkeypatch, params, n_epochs):
+    monkeypatch.setattr(skae._imputer, "AUTO_STEPS", 12)
+    X, _ = with_holes(low_rank(n_samples=120))
+    imputer = small(max_iter="auto", n_iter_no_change=100, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        imputer.fit(X)  # a budget spent is no failure to converge
+    assert imputer.n_iter_ == n_epochs
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        small(max_iter=2, n_iter_no_change=100, **params).fit(X)
+
+
+# ------------------------------------------------------- weight averaging
+
+
+class _Net:
+    """What WeightAveraging reads of a skorch net: its module."""
+
+    def __init__(self, module):
+        self.module_ = module
+
+
+def test_weight_averaging_ends_with_the_warmed_up_moving_average():
+    module = torch.nn.Linear(2, 1)
+    callback, net = WeightAveraging(0.5), _Net(module)
+    callback.on_train_begin(net)
+    steps = [1.0, 3.0, 7.0, 2.0]
+    for value in steps:
+        with torch.no_grad():
+            module.weight.fill_(value)
+            module.bias.fill_(-value)
+        callback.on_batch_end(net, training=True)
+        callback.on_batch_end(net, training=False)  # validation: not a step
+    callback.on_train_end(net)
+    # The first step starts the average; step t moves it by
+    # 1 - min(decay, (1 + t) / (10 + t)), t counted from 1.
+    expected = steps[0]
+    for t, value in enumerate(steps[1:], start=1):
+        expected += (1 - min(0.5, (1 + t) / (10 + t))) * (value - expected)
+    assert_allclose(module.weight.detach().numpy(), expected, rtol=1e-6)
+    assert_allclose(module.bias.detach().numpy(), -expected, rtol=1e-6)
+    assert callback.average_ is None  # nothing kept for pickles
+
+
+def test_weight_averaging_leaves_an_interrupted_call_as_it_was():
+    module = torch.nn.Linear(1, 1, bias=False)
+    callback, net = WeightAveraging(0.5), _Net(module)
+    callback.on_train_begin(net)
+    for value in (1.0, 2.0):
+        with torch.no_grad():
+            module.weight.fill_(value)
+        callback.on_batch_end(net, training=True)
+    net.interrupted_ = True  # set by AutoEncoderNet.fit_loop on Ctrl-C
+    callback.on_train_end(net)
+    assert module.weight.item() == 2.0
+    assert callback.average_ is None
+
+
+def test_weight_averaging_warms_up_over_a_short_call():
+    # Over 3 steps with a decay of 0.99 the first weights must not dominate:
+    # partial_fit's one epoch should move the weights as plain steps do.
+    module = torch.nn.Linear(1, 1, bias=False)
+    callback, net = WeightAveraging(0.99), _Net(module)
+    callback.on_train_begin(net)
+    for value in (0.0, 1.0, 1.0):
+        with torch.no_grad():
+            module.weight.fill_(value)
+        callback.on_batch_end(net, training=True)
+    callback.on_train_end(net)
+    assert module.weight.item() > 0.9 * (1 - (1 - 2 / 11) * (1 - 3 / 12))
+
+
+def test_imputer_weight_averaging_changes_the_weights_not_the_contract():
+    X, missing = with_holes(low_rank())
+    averaged = small(max_iter=3).fit(X)
+    last = small(max_iter=3, weight_averaging=0.0).fit(X)
+    assert dict(averaged.net_.callbacks_)["averaging"].decay == 0.99
+    assert "averaging" not in dict(last.net_.callbacks_)
+    assert averaged.n_iter_ == last.n_iter_ == 3
+    # Same seed, same steps: only the weights kept at the end differ.
+    assert_array_equal(averaged.loss_curve_, last.loss_curve_)
+    filled, plain = averaged.transform(X), last.transform(X)
+    assert not np.array_equal(filled[missing], plain[missing])
+    assert_array_equal(filled[~missing], X[~missing])
+
+
+def test_early_stopping_restores_its_best_weights_over_the_average():
+    # The validation scores describe the weights of an epoch, not their
+    # average: when early stopping restores the best epoch, that is what stays.
+    X, _ = with_holes(low_rank(n_samples=200))
+    imputer = small(early_stopping=True, max_iter=30, n_iter_no_change=2, tol=0.5)
+    net = imputer.fit(X).net_
+    stopping = dict(net.callbacks_)["stopping"]
+    assert net.stopped_early() and stopping.best_epoch_ < imputer.n_iter_
+    names = [name for name, _ in net.callbacks_]
+    assert names.index("averaging") < names.index("stopping")
+    for name, value in net.module_.state_dict().items():
+        assert torch.equal(value, stopping.best_model_weights_[name]), name
 
 
 # ---------------------------------------------------------- module, loss

@@ -8,7 +8,7 @@ that trains their torch module:
 - ``batches.py``: mini-batches of one tensor, without a DataLoader;
 - ``early_stopping.py``: early stopping that scores the start as epoch 0;
 - ``callbacks.py``: divergence check, progress bar, history trimming,
-  learning-rate decay;
+  learning-rate decay, weight averaging;
 - ``build.py``: :func:`build_net`.
 """
 
@@ -18,6 +18,7 @@ from .callbacks import (
     EpochProgressBar,
     LinearDecay,
     TrimBatchHistory,
+    WeightAveraging,
 )
 from .early_stopping import RelativeEarlyStopping
 from .net import VALIDATION_NOISE_SEED, AutoEncoderNet
@@ -30,5 +31,6 @@ __all__ = [
     "LinearDecay",
     "RelativeEarlyStopping",
     "TrimBatchHistory",
+    "WeightAveraging",
     "build_net",
 ]

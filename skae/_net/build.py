@@ -36,6 +36,7 @@ def build_net(
     shuffle_generator,
     split_seed,
     verbose,
+    extra_callbacks=(),
 ):
     """Translate scikit-learn style training parameters into an initialized net.
 
@@ -43,6 +44,10 @@ def build_net(
     stops when the training loss has not improved by a relative ``tol`` for
     ``n_iter_no_change`` epochs; with it, the same rule watches the loss on a
     held-out ``validation_fraction`` and the best weights are restored.
+
+    ``extra_callbacks`` are ``(name, callback)`` pairs a variant trains
+    with; they are notified before early stopping, so that the best weights
+    it restores have the last word.
     """
     # verbose=1 draws a progress bar on stderr, verbose>=2 prints a table per
     # epoch on stdout; messages go where the bar or the table goes.
@@ -53,6 +58,7 @@ def build_net(
     ]
     if verbose == 1:
         callbacks.append(("progress_bar", EpochProgressBar()))
+    callbacks += list(extra_callbacks)
     callbacks += [
         (
             "stopping",

@@ -1,12 +1,15 @@
-"""The net's callbacks: divergence check, progress bar, history trimming, decay."""
+"""The net's callbacks: divergence check, progress bar, history trimming,
+learning-rate decay, weight averaging."""
 
 import math
 import os
 import sys
 from functools import partial
 
+import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -123,3 +126,55 @@ class LinearDecay(LRScheduler):
         # Back to the call's learning rate, not the last epoch's sliver of it.
         for group in net.optimizer_.param_groups:
             group["lr"] = group["initial_lr"]
+
+
+class WeightAveraging(Callback):
+    """End each training call with an exponential moving average of the weights.
+
+    After every training step the average moves towards the current weights
+    by ``1 - d``, where ``d = min(decay, (1 + t) / (10 + t))`` at the
+    ``t``-th step of the call (the warm-up of TensorFlow's
+    ``ExponentialMovingAverage``): a short call, as ``partial_fit``'s one
+    epoch, averages over its own last steps rather than dragging its start
+    along. When the call ends the module takes the average (unless it was
+    interrupted); a warm start goes on from it. The optimiser steps the
+    weights themselves throughout.
+
+    When the objective is noisy at every step (a denoiser's fresh random
+    corruption), the last step's weights are one noisy point around a
+    minimum, and their recent average is closer to it (Polyak averaging).
+
+    Parameters
+    ----------
+    decay : float in (0, 1)
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def on_train_begin(self, net, **kwargs):
+        self.average_, self.steps_ = None, 0
+
+    @torch.no_grad()
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        weights = [p.detach() for p in net.module_.parameters()]
+        if self.average_ is None:
+            self.average_ = [w.clone() for w in weights]
+        else:
+            t = self.steps_
+            # torch's EMA update, one fused lerp over all the weights.
+            update = get_ema_multi_avg_fn(min(self.decay, (1 + t) / (10 + t)))
+            update(self.average_, weights, t)
+        self.steps_ += 1
+
+    @torch.no_grad()
+    def on_train_end(self, net, **kwargs):
+        average = getattr(self, "average_", None)
+        # An interrupted call (Ctrl-C) keeps the weights trained so far, as
+        # every estimator does, for partial_fit or a warm start to go on from.
+        if average is not None and not getattr(net, "interrupted_", False):
+            for w, a in zip(net.module_.parameters(), average, strict=True):
+                w.copy_(a)
+        self.average_ = None
