@@ -292,8 +292,14 @@ def test_every_estimator_honours_device(estimator, digits32, accelerators):
 #: Estimators whose training on a GPU may not track the CPU's step by step:
 #: the denoiser draws its noise on the device, from the device's own generator;
 #: a sparse code's thresholds (top-k, the ReLU of the L1 code) turn float32
-#: differences between kernels into different active units.
-CODES_DIVERGE_ACROSS_DEVICES = {"DenoisingAutoEncoder", "SparseAutoEncoder"}
+#: differences between kernels into different active units; UMAP's
+#: attraction and repulsion, steep near zero distance, amplify them (codes
+#: 0.03 apart after 5 epochs on an H200).
+CODES_DIVERGE_ACROSS_DEVICES = {
+    "DenoisingAutoEncoder",
+    "SparseAutoEncoder",
+    "UMAPAutoEncoder",
+}
 
 
 @pytest.mark.gpu
