@@ -279,11 +279,9 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
             )
         )
 
-    def _initialize_net(self, n_features, batch_size, device):
-        net = super()._initialize_net(n_features, batch_size, device)
+    def _training_callbacks(self):
         # Clusters tighten only as the steps shrink, as in umap-learn's SGD.
-        net.callbacks = [*net.callbacks, ("decay", LinearDecay())]
-        return net.initialize_callbacks()
+        return [("decay", LinearDecay())]
 
     def _build_criterion(self):
         a, b = find_ab_params(float(self.spread), float(self.min_dist))
