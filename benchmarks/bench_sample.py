@@ -33,6 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 import skae
+from skae._sampling import marginal_quantiles
 
 X = load_digits().data / 16
 NEAREST = NearestNeighbors(n_neighbors=1).fit(X)
@@ -90,7 +91,12 @@ def one_map_for_all_rows(model):
     """``model.sample`` calibrated by the map of all rows, as skae did before
     each mixture component had its own (the mixture unchanged)."""
     density = model._latent_density
-    model._latent_density = {**density, "component_quantiles": None}
+    decoded = model.inverse_transform(model.transform(X))
+    model._latent_density = {
+        **density,
+        "quantiles": marginal_quantiles(decoded, X),
+        "component_quantiles": None,
+    }
     try:
         return model.sample(len(X), random_state=0)
     finally:
