@@ -70,7 +70,7 @@ from ._persistence_checks import (
 from ._persistence_json import from_json, to_json
 from ._persistence_net import CRITERION, MODULE, net_state, rebuild_net
 from ._runtime import resolve_device
-from ._sampling import check_latent_density
+from ._sampling_checks import check_latent_density
 from ._warm_start import architecture_params, check_built_with
 from ._warnings import warn
 

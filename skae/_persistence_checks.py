@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ._persistence_upgrade import upgrade_header
-from ._sampling import check_latent_density_kind
+from ._sampling_checks import check_latent_density_kind
 
 #: Written into every file; :func:`load` refuses any other value.
 FORMAT_NAME = "skae"

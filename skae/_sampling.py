@@ -26,7 +26,7 @@ apart, for every variant: ``sample`` returns means.
 The fitted state is plain data, ``_latent_density``: a dict of numpy
 arrays (the mixture's weights, means and covariances, and the quantiles),
 so that pickle and :func:`skae.save` store it as they store any fitted
-attribute, and :func:`check_latent_density` validates it when a file is
+attribute, and :mod:`skae._sampling_checks` validates it when a file is
 loaded.
 """
 
@@ -44,9 +44,6 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ._constraints import is_bool
-
-#: The kinds of fitted density.
-KINDS = ("gmm", "prior")
 
 #: The mixture has one component per this many training rows, and at most
 #: MAX_COMPONENTS. Chosen by sample realism, not by BIC: on the digits BIC
@@ -201,8 +198,7 @@ class SamplingMixin:
             Z, labels = draw_gmm(density, n_samples, rng)
         Z = self._project_codes(Z)
         X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
-        # Pickles from before per-component maps lack the key.
-        maps = density.get("component_quantiles")
+        maps = density["component_quantiles"]
         if maps is not None:
             for component, quantiles in enumerate(maps):
                 rows = labels == component
@@ -269,15 +265,15 @@ def fit_gmm(codes, seed):
     return mixture, labels
 
 
-def marginal_quantiles(decoded, X, n_quantiles=100, n_levels=None):
+def marginal_quantiles(decoded, X, n_levels=None):
     """Quantiles of each feature of the reconstructions and of the data.
 
     Shape (2, n, n_features): the decoder's quantiles, then the data's, at
     ``n`` evenly spaced levels: ``n_levels``, or by default
-    ``min(n_quantiles, n_samples)``.
+    ``min(100, n_samples)``.
     """
     if n_levels is None:
-        n_levels = min(n_quantiles, len(X))
+        n_levels = min(100, len(X))
     levels = np.linspace(0, 1, n_levels)
     return np.stack(
         [
@@ -352,92 +348,3 @@ def draw_gmm(density, n_samples, rng):
         rows = labels == component
         Z[rows] = means[component] + Z[rows] @ np.linalg.cholesky(covariance).T
     return Z, labels
-
-
-def check_latent_density_kind(value, attributes):
-    """The first look at a stored ``_latent_density``, with the other attributes.
-
-    Its arrays are checked by :func:`check_latent_density` once the network
-    they must agree with has been checked against the file's arrays.
-    """
-    if value is None or isinstance(value, dict) and value.get("kind") in KINDS:
-        return None
-    return "must be None or a dict whose kind is 'gmm' or 'prior'"
-
-
-def check_latent_density(value, attributes):
-    """What is wrong with a stored ``_latent_density``, or None (for skae.load).
-
-    Shapes must agree with ``_n_features_out`` and ``n_features_in_``, every
-    number must be finite, the weights a probability vector and every
-    covariance symmetric positive definite (its Cholesky factor is what
-    sampling uses).
-    """
-    problem = check_latent_density_kind(value, attributes)
-    if value is None or problem is not None:
-        return problem
-    keys = {"kind", "quantiles", "component_quantiles"}
-    if value["kind"] == "gmm":
-        keys |= {"weights", "means", "covariances"}
-    if value.keys() != keys:
-        return f"must hold exactly the keys {sorted(keys)}"
-    n_out, n_in = attributes.get("_n_features_out"), attributes.get("n_features_in_")
-    quantiles = value["quantiles"]
-    n_levels = _axis_length(quantiles, axis=1, ndim=3)
-    if quantiles is not None and not (
-        _finite_array(quantiles, (2, n_levels, n_in))
-        and n_levels >= 1
-        and bool((np.diff(quantiles, axis=1) >= 0).all())
-    ):
-        return f"quantiles must be None or 2 non-decreasing (n, {n_in}) arrays"
-    maps = value["component_quantiles"]
-    if maps is not None and (value["kind"] == "prior" or quantiles is not None):
-        return "component_quantiles must be None for a prior or beside quantiles"
-    if value["kind"] == "prior":
-        return None
-    weights = value["weights"]
-    n = _axis_length(weights, axis=0, ndim=1)
-    if not (
-        _finite_array(weights, (n,), low=0) and n >= 1 and abs(weights.sum() - 1) < 1e-6
-    ):
-        return "weights must be non-negative numbers summing to 1"
-    if not _finite_array(value["means"], (n, n_out)):
-        return f"means must have shape ({n}, {n_out}) for _n_features_out={n_out}"
-    covariances = value["covariances"]
-    if not _finite_array(covariances, (n, n_out, n_out)) or not np.allclose(
-        covariances, covariances.transpose(0, 2, 1)
-    ):
-        return f"covariances must be {n} symmetric {n_out} x {n_out} matrices"
-    try:
-        np.linalg.cholesky(covariances)
-    except np.linalg.LinAlgError:
-        return "covariances must be positive definite"
-    m_levels = _axis_length(maps, axis=2, ndim=4)
-    if maps is not None and not (
-        _finite_array(maps, (n, 2, m_levels, n_in))
-        and m_levels >= 1
-        and bool((np.diff(maps, axis=2) >= 0).all())
-    ):
-        return (
-            f"component_quantiles must be None or {n} maps of 2 non-decreasing "
-            f"(n, {n_in}) arrays"
-        )
-    return None
-
-
-def _axis_length(value, axis, ndim):
-    """The length of ``value`` along ``axis`` if it is an array of ``ndim``
-    dimensions (an edited file may hold any shape), else 0."""
-    if isinstance(value, np.ndarray) and value.ndim == ndim:
-        return value.shape[axis]
-    return 0
-
-
-def _finite_array(value, shape, low=None):
-    return (
-        isinstance(value, np.ndarray)
-        and value.dtype.kind == "f"
-        and value.shape == shape
-        and bool(np.isfinite(value).all())
-        and (low is None or bool((value >= low).all()))
-    )
