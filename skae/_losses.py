@@ -193,7 +193,11 @@ def umap_log_weight(code_a, code_b, a, b, eps=1e-3):
     ``eps`` keeps the gradient of coincident codes finite, as umap-learn
     clips its probabilities.
     """
-    squared = (code_a - code_b).pow(2).sum(dim=-1)
+    return log_weight_of_squared((code_a - code_b).pow(2).sum(dim=-1), a, b, eps)
+
+
+def log_weight_of_squared(squared, a, b, eps=1e-3):
+    """:func:`umap_log_weight` from squared distances."""
     return math.log(a) + b * torch.log(squared + eps)
 
 
@@ -224,8 +228,7 @@ def umap_repulsion(heads, tails, a, b, eps=1e-3):
             + block_tails.pow(2).sum(1)
             - 2 * block_heads @ block_tails.T
         ).clamp_min(0)
-        log_weight = math.log(a) + b * torch.log(squared + eps)
-        repulsion = F.softplus(-log_weight)
+        repulsion = F.softplus(-log_weight_of_squared(squared, a, b, eps))
         total = total + (repulsion.sum() - repulsion.diagonal().sum()) / (n - 1)
     return total
 
