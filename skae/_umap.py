@@ -20,11 +20,9 @@ from ._modules_residual import ResidualAutoEncoderModule
 from ._modules_umap import EdgeAutoEncoderModule
 from ._net import LinearDecay
 from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
-from ._umap_graph import find_ab_params, fuzzy_simplicial_set, sample_edges
+from ._umap_graph import class_codes, far_distance, find_ab_params, training_edges
 from ._warnings import warn
 
-#: How many times an epoch visits an edge of weight 1 (see sample_edges).
-EDGE_REPEATS = 1
 #: Standard deviation of each code unit at the PCA start: UMAP's curve
 #: (min_dist=0.1) separates neighbours from non-neighbours at distances of
 #: about 1, so clusters start a few units apart.
@@ -74,6 +72,16 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         away from all the other rows of its batch (up to 256 edges), their
         mean counting as ``negative_sample_rate`` samples, which gives the
         same objective as sampling them, with less noise.
+
+    target_weight : float in [0, 1] or None, default=None
+        How much the class labels passed to ``fit`` as ``y`` shape the
+        graph, as in umap-learn's supervised UMAP: an edge between rows of
+        different classes is weakened by ``exp(-2.5 / (1 - target_weight))``
+        (cut at 1), so that classes form clusters of their own; a label of
+        -1 marks a row without a class. ``None`` ignores ``y``, as PCA does.
+        umap-learn uses ``y`` whenever it is given, as it is in a
+        :class:`~sklearn.pipeline.Pipeline`, with a weight of 0.5: set 0.5
+        for the same.
 
     reconstruction_weight : float, default=0.1
         Weight of the mean squared reconstruction error in the loss; 0 trains
@@ -180,6 +188,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         "spread": [Interval(Real, 0, None, closed="neither")],
         "metric": [StrOptions(set(itertools.chain(*VALID_METRICS.values())))],
         "negative_sample_rate": [Interval(Integral, 0, None, closed="left")],
+        "target_weight": [Interval(Real, 0, 1, closed="both"), None],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "init": [StrOptions({"pca", "random"})],
         **SAMPLING_CONSTRAINTS,
@@ -188,7 +197,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     _max_iter_is_a_budget = True
 
     # The graph is rebuilt from the data at every fit or partial_fit call.
-    _warm_start_params = frozenset({"n_neighbors", "metric"})
+    _warm_start_params = frozenset({"n_neighbors", "metric", "target_weight"})
 
     def __init__(
         self,
@@ -199,6 +208,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         spread=1.0,
         metric="euclidean",
         negative_sample_rate=5,
+        target_weight=None,
         reconstruction_weight=0.1,
         init="pca",
         hidden_layer_sizes=(128, 128),
@@ -227,6 +237,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.spread = spread
         self.metric = metric
         self.negative_sample_rate = negative_sample_rate
+        self.target_weight = target_weight
         self.reconstruction_weight = reconstruction_weight
         self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -248,6 +259,50 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.warm_start = warm_start
         self.latent_density = latent_density
         self.calibrate_samples = calibrate_samples
+
+    def fit(self, X, y=None):
+        """Train the encoder and decoder on ``X``'s neighbour graph.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. Converted to float32 for training.
+        y : array-like of shape (n_samples,), default=None
+            Class labels (-1 for a row without one), used only when
+            ``target_weight`` is set.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._with_labels(super().fit, X, y)
+
+    def partial_fit(self, X, y=None):
+        """Train for one epoch on the neighbour graph of ``X``, a chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,), default=None
+            The chunk's class labels, used only when ``target_weight`` is set.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._with_labels(super().partial_fit, X, y)
+
+    def _with_labels(self, method, X, y):
+        # The base's fit validates X, then builds the graph in _prepare,
+        # which takes the labels from here.
+        self._fit_labels = y
+        try:
+            return method(X, y)
+        finally:
+            vars(self).pop("_fit_labels", None)
 
     # ------------------------------------------------------- the base's hooks
 
@@ -333,13 +388,10 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.n_neighbors_ = n_neighbors
         # A fifth seed: the first four build the net (see _initialize_net).
         seed = self._draw_seeds(5)[-1]
-        if n_neighbors < 2:
-            edges = np.empty((0, 2), dtype=np.int64)
-        else:
-            graph = fuzzy_simplicial_set(X, n_neighbors, self.metric)
-            edges = sample_edges(graph, check_random_state(seed), EDGE_REPEATS)
-        if len(edges) == 0:
-            # No neighbours (one row, say): each row paired with itself,
-            # whose codes coincide, leaves the reconstruction loss alone.
-            edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
-        return edges
+        labels = far_dist = None
+        y = vars(self).pop("_fit_labels", None)
+        if y is not None and self.target_weight is not None:
+            labels = class_codes(y, n_samples)
+            far_dist = far_distance(self.target_weight)
+        rng = check_random_state(seed)
+        return training_edges(X, n_neighbors, self.metric, rng, labels, far_dist)

@@ -2,8 +2,9 @@
 
 No torch here: NumPy, SciPy and scikit-learn only. The maths follows
 umap-learn (McInnes, Healy & Melville, 2018): ``smooth_knn_dist``,
-``compute_membership_strengths``, the fuzzy union of ``fuzzy_simplicial_set``
-and ``find_ab_params``, vectorised over rows instead of compiled with numba.
+``compute_membership_strengths``, the fuzzy union of ``fuzzy_simplicial_set``,
+``find_ab_params`` and the supervised graph of class labels, vectorised over
+rows instead of compiled with numba.
 """
 
 from functools import lru_cache
@@ -12,6 +13,9 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import curve_fit
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import type_of_target
 
 # umap-learn's constants: the binary search for each row's bandwidth stops
 # within SMOOTH_K_TOLERANCE of its target, and a bandwidth is never below
@@ -133,3 +137,78 @@ def sample_edges(graph, rng, repeats=1):
     copies += rng.random(coo.nnz) < expected - copies
     pairs = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
     return np.repeat(pairs, copies, axis=0)
+
+
+def far_distance(target_weight):
+    """How far apart umap-learn puts rows of different classes, for a weight in [0, 1].
+
+    ``2.5 / (1 - target_weight)``, and practically infinite at 1, as
+    umap-learn's supervised fit.
+    """
+    return 2.5 / (1.0 - target_weight) if target_weight < 1 else 1e12
+
+
+def intersect_with_labels(graph, labels, far_dist, unknown_dist=1.0):
+    """The fuzzy graph of rows and their class labels, as umap-learn's supervised fit.
+
+    An edge between rows of different classes is weakened by
+    ``exp(-far_dist)``, one with an unlabelled end (label ``-1``) by
+    ``exp(-unknown_dist)``; then each row's strengths are scaled to a
+    largest of 1, and the result is symmetrised again by the fuzzy union,
+    as ``fuzzy_simplicial_set`` does.
+    """
+    coo = graph.tocoo()
+    head, tail = labels[coo.row], labels[coo.col]
+    unknown = (head == -1) | (tail == -1)
+    factor = np.where(
+        unknown, np.exp(-unknown_dist), np.where(head != tail, np.exp(-far_dist), 1.0)
+    )
+    A = sparse.csr_matrix((coo.data * factor, (coo.row, coo.col)), shape=graph.shape)
+    A.eliminate_zeros()
+    A = normalize(A, norm="max")
+    graph = (A + A.T - A.multiply(A.T)).tocsr()
+    graph.eliminate_zeros()
+    return graph
+
+
+def class_codes(y, n_samples):
+    """``y`` as integer class codes for :func:`intersect_with_labels`, -1 unlabelled.
+
+    As in umap-learn (and scikit-learn's semi-supervised estimators), a
+    label of ``-1`` marks a row without a class. Raises ValueError for a
+    target that is not class labels.
+    """
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(np.empty((n_samples, 0)), y)
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"UMAPAutoEncoder with target_weight set uses y as class labels, "
+            f"as umap-learn's supervised UMAP; got a {kind!r} target. Pass "
+            "class labels (-1 for a row without one), or target_weight=None "
+            "to fit without y."
+        )
+    unlabelled = (y == -1) if y.dtype.kind in "iuf" else np.zeros(len(y), bool)
+    codes = np.unique(y, return_inverse=True)[1].astype(np.int64)
+    codes[unlabelled] = -1
+    return codes
+
+
+def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None):
+    """The (head, tail) pairs one fit or partial_fit call trains on.
+
+    The edges of ``X``'s fuzzy graph (with ``labels``, its supervised
+    graph), each drawn in proportion to its weight by :func:`sample_edges`.
+    Without neighbours (one row, say), each row is paired with itself: their
+    codes coincide, which leaves the reconstruction loss alone.
+    """
+    n_samples = X.shape[0]
+    edges = np.empty((0, 2), dtype=np.int64)
+    if n_neighbors >= 2:
+        graph = fuzzy_simplicial_set(X, n_neighbors, metric)
+        if labels is not None:
+            graph = intersect_with_labels(graph, labels, far_dist)
+        edges = sample_edges(graph, rng)
+    if len(edges) == 0:
+        edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
+    return edges

@@ -105,4 +105,12 @@ ESTIMATORS = [
     ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
     AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
     UMAPAutoEncoder(n_neighbors=5, hidden_layer_sizes=(8,), batch_size=32, max_iter=5),
+    # Supervised: the checks pass y, which then shapes the graph.
+    UMAPAutoEncoder(
+        n_neighbors=5,
+        hidden_layer_sizes=(8,),
+        batch_size=32,
+        max_iter=5,
+        target_weight=0.5,
+    ),
 ]

@@ -11,6 +11,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import trustworthiness
+from sklearn.metrics import silhouette_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
@@ -139,6 +140,48 @@ def test_works_in_a_grid_search(scaled_digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         grid.fit(X[:200], y[:200])
     assert grid.best_params_["umapautoencoder__n_neighbors"] in (5, 10)
+
+
+def test_class_labels_with_target_weight_separate_the_classes(scaled_digits):
+    X, y = scaled_digits
+    unsupervised = small(max_iter=8).fit(X, y).transform(X)
+    supervised = small(max_iter=8, target_weight=0.5).fit(X, y).transform(X)
+    assert silhouette_score(supervised, y) > silhouette_score(unsupervised, y) + 0.1
+
+
+def test_labels_are_ignored_without_target_weight(scaled_digits, fitted):
+    X, y = scaled_digits
+    assert_array_equal(small(max_iter=8).fit(X, y).transform(X), fitted.transform(X))
+    # With target_weight but no y, the graph is the unsupervised one too.
+    no_y = small(max_iter=8, target_weight=0.5).fit(X)
+    assert_array_equal(no_y.transform(X), fitted.transform(X))
+
+
+def test_unlabelled_rows_still_train(scaled_digits):
+    X, y = scaled_digits
+    partly = np.where(np.arange(len(y)) % 2 == 0, y, -1)
+    model = small(max_iter=2, target_weight=0.5).fit(X, partly)
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_supervised_pipeline_passes_the_labels(scaled_digits):
+    X, y = scaled_digits
+    pipe = make_pipeline(
+        small(max_iter=8, target_weight=0.5), LogisticRegression(max_iter=500)
+    )
+    unsupervised = make_pipeline(small(max_iter=8), LogisticRegression(max_iter=500))
+    assert pipe.fit(X, y).score(X, y) > unsupervised.fit(X, y).score(X, y)
+
+
+def test_a_continuous_target_is_refused_and_changes_nothing(scaled_digits, fitted):
+    X = scaled_digits[0]
+    model = pickle.loads(pickle.dumps(fitted))
+    before = model.transform(X)
+    model.set_params(target_weight=0.5, warm_start=True)
+    with pytest.raises(ValueError, match="got a 'continuous' target"):
+        model.fit(X, np.linspace(0, 1, len(X)))
+    assert_array_equal(model.transform(X), before)
+    assert not hasattr(model, "_fit_labels")
 
 
 def test_max_iter_is_a_budget_and_raises_no_convergence_warning():

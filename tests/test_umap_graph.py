@@ -2,12 +2,15 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 
 from skae._umap_graph import (
+    class_codes,
+    far_distance,
     find_ab_params,
     fuzzy_simplicial_set,
+    intersect_with_labels,
     sample_edges,
     smooth_knn_dist,
 )
@@ -74,3 +77,47 @@ def test_sampled_edges_follow_the_weights_and_are_bounded(X):
     assert (graph[edges[:, 0], edges[:, 1]] > 0).all()
     again = sample_edges(graph, np.random.default_rng(0), repeats=1)
     assert np.array_equal(edges, again)
+
+
+def test_labels_weaken_the_edges_between_classes(X):
+    graph = fuzzy_simplicial_set(X, 10)
+    labels = load_digits().target[: len(X)]
+    supervised = intersect_with_labels(graph, labels, far_distance(0.5)).tocoo()
+    assert abs(supervised - supervised.T).max() == 0
+    assert_allclose(supervised.tocsr().max(axis=1).toarray().ravel(), 1.0)
+    same = labels[supervised.row] == labels[supervised.col]
+    # Weakened by exp(-5), then each row scaled to a largest weight of 1.
+    assert supervised.data[~same].mean() < 0.05 * supervised.data[same].mean()
+    assert supervised.data[same].mean() > graph.data.mean()
+    # At target_weight=1 no edge joins two classes.
+    only_classes = intersect_with_labels(graph, labels, far_distance(1.0)).tocoo()
+    assert (labels[only_classes.row] == labels[only_classes.col]).all()
+
+
+def test_supervised_graph_matches_umap_learn(X):
+    umap_ = pytest.importorskip("umap.umap_")
+    graph = fuzzy_simplicial_set(X, 10)
+    labels = load_digits().target[: len(X)].copy()
+    labels[::7] = -1
+    ours = intersect_with_labels(graph, labels, far_distance(0.3))
+    theirs = umap_.discrete_metric_simplicial_set_intersection(
+        graph.copy(), labels, far_dist=2.5 / 0.7
+    )
+    assert_allclose(ours.toarray(), theirs.toarray(), atol=1e-12)
+
+
+def test_class_codes_mark_unlabelled_rows_and_accept_strings():
+    assert_array_equal(class_codes([3, -1, 7, 3], 4), [1, -1, 2, 1])
+    assert_array_equal(class_codes(["b", "a", "b"], 3), [1, 0, 1])
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.linspace(0, 1, 5), "got a 'continuous' target"),
+        ([1, 2, 3], "inconsistent numbers of samples"),
+    ],
+)
+def test_class_codes_refuse_what_is_not_class_labels(y, match):
+    with pytest.raises(ValueError, match=match):
+        class_codes(y, 5)
