@@ -57,11 +57,11 @@ if UMAP is not None:
     class UMAPWithoutLabels(UMAP):
         """umap-learn's UMAP, unsupervised even when a Pipeline passes y."""
 
-        def fit(self, X, y=None, **params):
-            return super().fit(X, **params)
+        def fit(self, X, y=None, *args, **params):
+            return super().fit(X, None, *args, **params)
 
-        def fit_transform(self, X, y=None, **params):
-            return super().fit_transform(X, **params)
+        def fit_transform(self, X, y=None, *args, **params):
+            return super().fit_transform(X, None, *args, **params)
 
 
 def reducers(supervised=False):
