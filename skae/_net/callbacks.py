@@ -154,19 +154,21 @@ class WeightAveraging(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.average_, self.steps_ = None, 0
+        # The optimiser updates the weights in place: listed once per call,
+        # not at every step (walking the module costs as much as the update).
+        self.weights_ = [p.detach() for p in net.module_.parameters()]
 
     @torch.no_grad()
     def on_batch_end(self, net, training=False, **kwargs):
         if not training:
             return
-        weights = [p.detach() for p in net.module_.parameters()]
         if self.average_ is None:
-            self.average_ = [w.clone() for w in weights]
+            self.average_ = [w.clone() for w in self.weights_]
         else:
             t = self.steps_
             # torch's EMA update, one fused lerp over all the weights.
             update = get_ema_multi_avg_fn(min(self.decay, (1 + t) / (10 + t)))
-            update(self.average_, weights, t)
+            update(self.average_, self.weights_, t)
         self.steps_ += 1
 
     @torch.no_grad()
@@ -177,4 +179,4 @@ class WeightAveraging(Callback):
         if average is not None and not getattr(net, "interrupted_", False):
             for w, a in zip(net.module_.parameters(), average, strict=True):
                 w.copy_(a)
-        self.average_ = None
+        self.average_ = self.weights_ = None
