@@ -77,20 +77,18 @@ def _group_tensors(optimizer, group):
         and isinstance(group["lr"], float)
         and all(isinstance(beta, float) for beta in group["betas"])
     )
-    if not plain:
+    params = group["params"]
+    if not plain or not params:
         return None
-    params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
-    for param in group["params"]:
+    # One device and dtype for the group: one kernel call, as Adam's.
+    device, dtype = params[0].device, params[0].dtype
+    grads, exp_avgs, exp_avg_sqs, steps = [], [], [], []
+    for param in params:
         grad, state = param.grad, optimizer.state.get(param)
-        if grad is None or grad.is_sparse or not state or "exp_avg" not in state:
+        if grad is None or not state or "exp_avg" not in state:
             return None
-        # One device and dtype for the group: one kernel call, as Adam's.
-        if params and (param.device, param.dtype) != (
-            params[0].device,
-            params[0].dtype,
-        ):
+        if grad.is_sparse or param.dtype != dtype or param.device != device:
             return None
-        params.append(param)
         grads.append(grad)
         exp_avgs.append(state["exp_avg"])
         exp_avg_sqs.append(state["exp_avg_sq"])
