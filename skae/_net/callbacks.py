@@ -9,7 +9,6 @@ from functools import partial
 import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
-from torch.optim.swa_utils import get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -166,9 +165,10 @@ class WeightAveraging(Callback):
             self.average_ = [w.clone() for w in self.weights_]
         else:
             t = self.steps_
-            # torch's EMA update, one fused lerp over all the weights.
-            update = get_ema_multi_avg_fn(min(self.decay, (1 + t) / (10 + t)))
-            update(self.average_, self.weights_, t)
+            decay = min(self.decay, (1 + t) / (10 + t))
+            # The lerp torch's get_ema_multi_avg_fn makes, without building
+            # and entering a no_grad wrapper at every step (a third of the cost).
+            torch._foreach_lerp_(self.average_, self.weights_, 1 - decay)
         self.steps_ += 1
 
     @torch.no_grad()
