@@ -254,7 +254,6 @@ def test_save_load_pickle_and_warm_start(tmp_path):
     "params, n_epochs",
     [
         ({}, 4),  # 120 rows in batches of 48: 3 steps an epoch, 12 steps
-        ({"batch_size": 40}, 4),  # 3 steps an epoch
         ({"batch_size": 60}, 6),  # 2 steps an epoch
         # 90 training rows (30 held out): 2 steps an epoch
         ({"early_stopping": True, "validation_fraction": 0.25}, 6),
