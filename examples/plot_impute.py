@@ -48,8 +48,8 @@ print(f"{np.isnan(X_missing).mean():.0%} of the entries are missing")
 # ------------------------
 # Each imputer is fitted on the training folds only, as in production. The
 # regressor is a random forest, which scikit-learn's example uses too.
-# AutoEncoderImputer trains for 100 epochs (about 1200 steps on 354 rows)
-# instead of its default budget of about 4000 steps, so that the six fits of
+# AutoEncoderImputer trains for 100 epochs (about 800 steps on 354 rows)
+# instead of its default budget of about 2400 steps, so that the six fits of
 # this example take under a minute on 2 CPU cores.
 regressor = RandomForestRegressor(n_estimators=50, random_state=0)
 cv = KFold(n_splits=5, shuffle=True, random_state=0)

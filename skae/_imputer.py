@@ -16,7 +16,7 @@ from ._modules_imputer import masked_autoencoder, unpack
 from ._net import WeightAveraging
 
 #: Training steps (mini-batches) that ``max_iter="auto"`` makes epochs of.
-AUTO_STEPS = 4000
+AUTO_STEPS = 2400
 
 
 def _is_nan(value):
@@ -71,7 +71,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="gelu"
         Activation of the hidden layers. GELU imputed better than ReLU in
-        ``benchmarks/bench_impute.py``, at about a quarter more time per step.
+        ``benchmarks/bench_impute.py``, at a few percent more time per step.
 
     dropout : float in [0, 1), default=0.0
         Dropout rate after each hidden layer, during training only.
@@ -79,17 +79,17 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
     alpha : float, default=0.0
         L2 penalty on the weights (not the biases), as Adam's weight decay.
 
-    batch_size : int or "auto", default=32
+    batch_size : int or "auto", default=48
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``. Smaller than
         the other estimators' default, which suits small tables.
 
-    learning_rate_init : float, default=2e-3
+    learning_rate_init : float, default=4e-3
         Adam's learning rate.
 
     max_iter : int or "auto", default="auto"
-        Maximum number of epochs. ``"auto"``: a budget of about 4000 steps
+        Maximum number of epochs. ``"auto"``: a budget of about 2400 steps
         (mini-batches) whatever the number of rows, that is
-        ``ceil(4000 / ceil(n_samples / batch_size))`` epochs; spending it
+        ``ceil(2400 / ceil(n_samples / batch_size))`` epochs; spending it
         raises no ``ConvergenceWarning``.
 
     tol : float, default=1e-4
@@ -218,8 +218,8 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         activation="gelu",
         dropout=0.0,
         alpha=0.0,
-        batch_size=32,
-        learning_rate_init=2e-3,
+        batch_size=48,
+        learning_rate_init=4e-3,
         max_iter="auto",
         tol=1e-4,
         early_stopping=False,

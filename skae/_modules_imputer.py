@@ -100,7 +100,8 @@ class MaskedAutoEncoderModule(nn.Module):
                 device=observed.device,
                 dtype=observed.dtype,
             )
-            seen = observed * (draw >= self.mask_rate).to(observed.dtype)
+            # ge_ writes the comparison's 1.0 / 0.0 into draw: no bool copy.
+            seen = observed * draw.ge_(self.mask_rate)
         code = self.encoder(self._inputs(x, seen))
         return ImputerOutput(self.decoder(code), code, observed, observed - seen)
 

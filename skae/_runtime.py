@@ -100,6 +100,33 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
+def uses_onednn(module):
+    """Whether training ``module`` on the CPU should go through oneDNN.
+
+    Only convolutions gain from it. In the fully connected networks oneDNN
+    runs the GELU activations (the matrix products go to BLAS either way), and
+    its set-up per call costs more than it saves: on digits, the imputer's
+    GELU forward and backward took 69 and 87 us per call through oneDNN,
+    43 and 43 us in ATen's own kernels, and a training step 3.85 ms instead
+    of 3.54 ms.
+    """
+    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
+
+
+@contextmanager
+def onednn(enabled):
+    """Run the block with oneDNN (``torch.backends.mkldnn``) on or off, then restore."""
+    previous = torch.backends.mkldnn.enabled
+    if enabled == previous:
+        yield
+        return
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
 def make_generator(seed, device="cpu"):
     """A private ``torch.Generator`` seeded with ``seed`` on ``device``."""
     generator = torch.Generator(device=device)

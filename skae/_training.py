@@ -14,7 +14,14 @@ from sklearn.utils import check_random_state
 
 from ._modules import attach_generator, reset_parameters
 from ._net import build_net
-from ._runtime import make_generator, resolve_device, threads_for, torch_threads
+from ._runtime import (
+    make_generator,
+    onednn,
+    resolve_device,
+    threads_for,
+    torch_threads,
+    uses_onednn,
+)
 from ._transaction import FitInterrupted
 from ._warm_start import architecture_params
 from ._warnings import warn
@@ -65,7 +72,11 @@ class TrainingMixin:
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
         threads = threads_for(self.n_threads, batch_size * n_weights)
-        with torch_threads(threads), self._training_data(net.module_, X) as data:
+        with (
+            torch_threads(threads),
+            onednn(uses_onednn(net.module_)),
+            self._training_data(net.module_, X) as data,
+        ):
             net.train_epochs(data, epochs, validate=validate)
 
         self.net_ = net

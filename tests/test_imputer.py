@@ -253,10 +253,10 @@ def test_save_load_pickle_and_warm_start(tmp_path):
 @pytest.mark.parametrize(
     "params, n_epochs",
     [
-        ({}, 3),  # 120 rows in batches of 32: 4 steps an epoch, 12 steps
+        ({}, 4),  # 120 rows in batches of 48: 3 steps an epoch, 12 steps
         ({"batch_size": 60}, 6),  # 2 steps an epoch
-        # 90 training rows (30 held out): 3 steps an epoch
-        ({"early_stopping": True, "validation_fraction": 0.25}, 4),
+        # 90 training rows (30 held out): 2 steps an epoch
+        ({"early_stopping": True, "validation_fraction": 0.25}, 6),
     ],
 )
 def test_max_iter_auto_is_a_budget_of_steps(monkeypatch, params, n_epochs):

@@ -8,9 +8,11 @@ from skae._runtime import (
     as_tensor,
     fused_adam_supported,
     make_generator,
+    onednn,
     resolve_device,
     threads_for,
     torch_threads,
+    uses_onednn,
 )
 
 
@@ -78,3 +80,21 @@ def test_torch_threads_takes_integers_scikit_learn_lets_through(n_threads):
 def test_resolve_device_refuses_meta(device):
     with pytest.raises(ValueError, match="device='meta' holds.*no data.*'cpu'"):
         resolve_device(device)
+
+
+def test_onednn_restores_the_previous_setting():
+    before = torch.backends.mkldnn.enabled
+    with onednn(not before):
+        assert torch.backends.mkldnn.enabled is (not before)
+    assert torch.backends.mkldnn.enabled is before
+    with pytest.raises(RuntimeError), onednn(not before):
+        raise RuntimeError
+    assert torch.backends.mkldnn.enabled is before
+
+
+def test_only_convolutions_train_through_onednn():
+    dense = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.GELU())
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), dense)
+    assert not uses_onednn(dense)
+    assert uses_onednn(conv)
+    assert uses_onednn(torch.nn.ConvTranspose2d(2, 1, 3))

@@ -9,6 +9,7 @@ that trains their torch module:
 - ``early_stopping.py``: early stopping that scores the start as epoch 0;
 - ``callbacks.py``: divergence check, progress bar, history trimming,
   learning-rate decay, weight averaging;
+- ``optim.py``: Adam's fused update without ``Adam.step``'s bookkeeping;
 - ``build.py``: :func:`build_net`.
 """
 

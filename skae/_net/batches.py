@@ -42,6 +42,12 @@ class TensorBatches:
             order = torch.randperm(n_samples, generator=self.generator)
         for start in range(0, n_samples, self.batch_size):
             rows = slice(start, start + self.batch_size)
-            if order is not None:
-                rows = order[rows]
-            yield self.X[rows], None if self.targets is None else self.targets[rows]
+            if order is None:
+                yield self.X[rows], None if self.targets is None else self.targets[rows]
+                continue
+            # index_select: the same gather as X[rows], at half the overhead.
+            rows = order[rows]
+            targets = (
+                None if self.targets is None else self.targets.index_select(0, rows)
+            )
+            yield self.X.index_select(0, rows), targets

@@ -9,7 +9,6 @@ from functools import partial
 import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
-from torch.optim.swa_utils import get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
@@ -154,19 +153,22 @@ class WeightAveraging(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.average_, self.steps_ = None, 0
+        # The optimiser updates the weights in place: listed once per call,
+        # not at every step (walking the module costs as much as the update).
+        self.weights_ = [p.detach() for p in net.module_.parameters()]
 
     @torch.no_grad()
     def on_batch_end(self, net, training=False, **kwargs):
         if not training:
             return
-        weights = [p.detach() for p in net.module_.parameters()]
         if self.average_ is None:
-            self.average_ = [w.clone() for w in weights]
+            self.average_ = [w.clone() for w in self.weights_]
         else:
             t = self.steps_
-            # torch's EMA update, one fused lerp over all the weights.
-            update = get_ema_multi_avg_fn(min(self.decay, (1 + t) / (10 + t)))
-            update(self.average_, weights, t)
+            decay = min(self.decay, (1 + t) / (10 + t))
+            # The lerp torch's get_ema_multi_avg_fn makes, without building
+            # and entering a no_grad wrapper at every step (a third of the cost).
+            torch._foreach_lerp_(self.average_, self.weights_, 1 - decay)
         self.steps_ += 1
 
     @torch.no_grad()
@@ -177,4 +179,4 @@ class WeightAveraging(Callback):
         if average is not None and not getattr(net, "interrupted_", False):
             for w, a in zip(net.module_.parameters(), average, strict=True):
                 w.copy_(a)
-        self.average_ = None
+        self.average_ = self.weights_ = None

@@ -18,6 +18,7 @@ from skorch.callbacks import (
 from skorch.utils import TeeGenerator
 
 from .batches import TensorBatches, dataset_tensor
+from .optim import fused_adam_step
 
 #: Seeds the noise a denoiser's held-out rows are scored with.
 VALIDATION_NOISE_SEED = 0
@@ -112,8 +113,9 @@ class AutoEncoderNet(NeuralNet):
     def train_step(self, batch, **fit_params):
         # skorch's default wraps the step in a closure (for optimizers such as
         # LBFGS that re-evaluate the loss), gathers the steps and announces the
-        # gradients even when nothing listens. Adam needs none of it.
-        self._zero_grad_optimizer()
+        # gradients even when nothing listens. Adam needs none of it, and its
+        # fused update is called without Adam.step's bookkeeping when it can be.
+        self._drop_gradients()
         step = self.train_step_single(batch, **fit_params)
         if self._listeners("on_grad_computed"):
             self.notify(
@@ -122,8 +124,19 @@ class AutoEncoderNet(NeuralNet):
                 batch=batch,
                 training=True,
             )
-        self._step_optimizer(None)
+        for name in self._optimizers:
+            optimizer = getattr(self, name + "_")
+            if not fused_adam_step(optimizer):
+                optimizer.step()
         return step
+
+    def _drop_gradients(self):
+        # What Optimizer.zero_grad() does by default (set_to_none), without
+        # its profiler record and dispatch: about a tenth of a small step.
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                for param in group["params"]:
+                    param.grad = None
 
     def _set_training(self, training=True):
         # skorch switches every module's mode at every step; Module.train()
