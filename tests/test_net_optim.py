@@ -5,15 +5,16 @@ from numpy.testing import assert_array_equal
 from skae._net.optim import fused_adam_step
 
 
-def trained(use_shortcut, n_steps=5, **adam):
+def trained(use_shortcut, n_steps=5, device="cpu", **adam):
     """A small layer after ``n_steps`` Adam steps on a fixed problem."""
     generator = torch.Generator().manual_seed(0)
     layer = torch.nn.Linear(4, 3)
     with torch.no_grad():
         for param in layer.parameters():
             param.copy_(torch.randn(param.shape, generator=generator))
+    layer = layer.to(device)
     optimizer = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True, **adam)
-    x = torch.randn(8, 4, generator=generator)
+    x = torch.randn(8, 4, generator=generator).to(device)
     taken = []
     for _ in range(n_steps):
         optimizer.zero_grad()
@@ -25,17 +26,29 @@ def trained(use_shortcut, n_steps=5, **adam):
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_fused_adam_step_takes_the_steps_adam_takes(weight_decay):
-    ours, ours_optimizer, taken = trained(True, weight_decay=weight_decay)
-    torch_s, torch_optimizer, _ = trained(False, weight_decay=weight_decay)
+def test_fused_adam_step_takes_the_steps_adam_takes(weight_decay, device="cpu"):
+    ours, ours_optimizer, taken = trained(
+        True, device=device, weight_decay=weight_decay
+    )
+    torch_s, torch_optimizer, _ = trained(
+        False, device=device, weight_decay=weight_decay
+    )
     # The first step creates Adam's state: Adam's own step takes it.
     assert taken == [False, True, True, True, True]
     for a, b in zip(ours.parameters(), torch_s.parameters(), strict=True):
-        assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
     ours_state = ours_optimizer.state_dict()["state"]
     for index, state in torch_optimizer.state_dict()["state"].items():
         for key, value in state.items():
-            assert_array_equal(ours_state[index][key].numpy(), value.numpy())
+            assert_array_equal(
+                ours_state[index][key].cpu().numpy(), value.cpu().numpy()
+            )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fused_adam_step_takes_adams_steps_on_a_gpu():
+    test_fused_adam_step_takes_the_steps_adam_takes(0.01, device="cuda")
 
 
 def test_fused_adam_step_declines_what_it_does_not_cover():
