@@ -114,9 +114,13 @@ def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean"):
     A = sparse.csr_matrix(
         (strength.ravel(), (rows, indices.ravel())), shape=(n_samples, n_samples)
     )
+    return fuzzy_union(A)
+
+
+def fuzzy_union(A):
+    """The symmetric graph ``A + A.T - A * A.T`` of directed strengths ``A``, as CSR."""
     A.eliminate_zeros()
-    product = A.multiply(A.T)
-    graph = (A + A.T - product).tocsr()
+    graph = (A + A.T - A.multiply(A.T)).tocsr()
     graph.eliminate_zeros()
     return graph
 
@@ -164,11 +168,7 @@ def intersect_with_labels(graph, labels, far_dist, unknown_dist=1.0):
         unknown, np.exp(-unknown_dist), np.where(head != tail, np.exp(-far_dist), 1.0)
     )
     A = sparse.csr_matrix((coo.data * factor, (coo.row, coo.col)), shape=graph.shape)
-    A.eliminate_zeros()
-    A = normalize(A, norm="max")
-    graph = (A + A.T - A.multiply(A.T)).tocsr()
-    graph.eliminate_zeros()
-    return graph
+    return fuzzy_union(normalize(A, norm="max"))
 
 
 def class_codes(y, n_samples):
