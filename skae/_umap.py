@@ -297,7 +297,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _with_labels(self, method, X, y):
         # The base's fit validates X, then builds the graph in _prepare,
-        # which takes the labels from here.
+        # which reads the labels from here; dropped whatever happens.
         self._fit_labels = y
         try:
             return method(X, y)
@@ -389,7 +389,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         # A fifth seed: the first four build the net (see _initialize_net).
         seed = self._draw_seeds(5)[-1]
         labels = far_dist = None
-        y = vars(self).pop("_fit_labels", None)
+        y = getattr(self, "_fit_labels", None)  # dropped by _with_labels
         if y is not None and self.target_weight is not None:
             labels = class_codes(y, n_samples)
             far_dist = far_distance(self.target_weight)
