@@ -104,11 +104,9 @@ def uses_onednn(module):
     """Whether training ``module`` on the CPU should go through oneDNN.
 
     Only convolutions gain from it. In the fully connected networks oneDNN
-    runs the GELU activations (the matrix products go to BLAS either way), and
-    its set-up per call costs more than it saves: on digits, the imputer's
-    GELU forward and backward took 69 and 87 us per call through oneDNN,
-    43 and 43 us in ATen's own kernels, and a training step 3.85 ms instead
-    of 3.54 ms.
+    runs the activations (the matrix products go to BLAS either way), and
+    on small batches its set-up per call costs more than ATen's own kernels
+    take (see the devices guide).
     """
     return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
 
