@@ -3,7 +3,7 @@
 ``transform``, ``inverse_transform``, ``score_samples``, the VAE's
 ``sample`` (which also draws its codes a batch at a time) and the VAE's
 ``score_samples`` (the ELBO) run the network on
-``skae._inference.INFERENCE_BATCH_SIZE`` rows at a time and write into a
+``skae._base.inference.INFERENCE_BATCH_SIZE`` rows at a time and write into a
 preallocated output, so the memory they need beyond
 their output should stay at a few batches' worth whatever the number of
 rows. Each measurement runs in a fresh process: fit a small model, build the
@@ -79,7 +79,7 @@ def child(op, n_rows, n_features, unbatched):
     import numpy as np
 
     import skae
-    import skae._inference
+    import skae._base.inference
 
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -103,7 +103,7 @@ def child(op, n_rows, n_features, unbatched):
         X = rng.random((n_rows, n_features), dtype=np.float32)
         call = getattr(model, op)
     if unbatched:
-        skae._inference.INFERENCE_BATCH_SIZE = n_rows
+        skae._base.inference.INFERENCE_BATCH_SIZE = n_rows
     # Warm-up: torch's one-time allocations are not what is measured.
     if X is None:
         model.sample(10)
@@ -130,7 +130,7 @@ def child(op, n_rows, n_features, unbatched):
                 "input": 0 if X is None else X.nbytes,
                 "seconds": seconds,
                 "method": method,
-                "batch": skae._inference.INFERENCE_BATCH_SIZE,
+                "batch": skae._base.inference.INFERENCE_BATCH_SIZE,
             }
         )
     )

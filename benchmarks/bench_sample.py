@@ -33,7 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 import skae
-from skae._sampling import marginal_quantiles
+from skae._base.sampling import marginal_quantiles
 
 X = load_digits().data / 16
 NEAREST = NearestNeighbors(n_neighbors=1).fit(X)

@@ -1,7 +1,7 @@
 """What a failed call's safety net costs a warm start: snapshot time vs one epoch.
 
 ``partial_fit`` and ``fit(warm_start=True)`` set the network's state aside
-before training (``skae._transaction``), so that a call that fails leaves the
+before training (``skae._base.transaction``), so that a call that fails leaves the
 estimator as it was. This script measures, in one run and interleaved, the
 time to set that state aside (weights, Adam moments, generators, history)
 and the time of the ``partial_fit`` epoch it protects, and prints their
@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 import skae
-from skae._transaction import _net_state
+from skae._base.transaction import _net_state
 
 
 def main():

@@ -4,9 +4,9 @@ from ._autoencoder import AutoEncoder
 from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
 from ._imputer import AutoEncoderImputer
-from ._persistence import load, save
+from ._io.save_load import load, save
+from ._onnx.export import to_onnx
 from ._sparse import SparseAutoEncoder
-from ._to_onnx import to_onnx
 from ._umap import UMAPAutoEncoder
 from ._variational import VariationalAutoEncoder
 

@@ -5,11 +5,11 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import BaseAutoEncoder
-from ._dense import DENSE_CONSTRAINTS, DenseMixin
-from ._modules import dense_autoencoder
-from ._modules_residual import ResidualAutoEncoderModule
-from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._base.base import BaseAutoEncoder
+from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._nn.modules import dense_autoencoder
+from ._nn.residual import ResidualAutoEncoderModule
 
 
 class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):

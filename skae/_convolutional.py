@@ -6,13 +6,13 @@ from numbers import Integral
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from ._autoencoder import AutoEncoder
-from ._base import BaseAutoEncoder
-from ._constraints import Count, is_bool, positive_ints
-from ._docs import inherit_docs
-from ._modules_conv import conv_autoencoder
-from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
-from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
-from ._warnings import warn
+from ._base.base import BaseAutoEncoder
+from ._base.constraints import Count, is_bool, positive_ints
+from ._base.noise import NOISE_CONSTRAINTS, DenoisingMixin
+from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._nn.conv import conv_autoencoder
+from ._utils.docs import inherit_docs
+from ._utils.warnings import warn
 
 
 @inherit_docs(AutoEncoder, exclude=("init", "hidden_layer_sizes", "dropout"))

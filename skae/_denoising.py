@@ -1,8 +1,8 @@
 """Denoising autoencoder: an AutoEncoder trained on corrupted inputs."""
 
 from ._autoencoder import AutoEncoder
-from ._docs import inherit_docs
-from ._noise import NOISE_CONSTRAINTS, DenoisingMixin
+from ._base.noise import NOISE_CONSTRAINTS, DenoisingMixin
+from ._utils.docs import inherit_docs
 
 
 @inherit_docs(AutoEncoder)

@@ -7,13 +7,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._absent import Absent
-from ._base import BaseAutoEncoder
-from ._constraints import Count
-from ._dense import DENSE_CONSTRAINTS, DenseMixin
-from ._losses import ObservedReconstructionLoss, masked_squared_error
-from ._modules_imputer import masked_autoencoder, unpack
+from ._base.base import BaseAutoEncoder
+from ._base.constraints import Count
+from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
 from ._net import WeightAveraging
+from ._nn.imputer import masked_autoencoder, unpack
+from ._nn.losses import ObservedReconstructionLoss, masked_squared_error
+from ._support.absent import Absent
 
 #: Training steps (mini-batches) that ``max_iter="auto"`` makes epochs of.
 AUTO_STEPS = 2400

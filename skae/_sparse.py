@@ -8,14 +8,14 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._autoencoder import AutoEncoder
-from ._base import BaseAutoEncoder
-from ._constraints import Count
-from ._dense import DENSE_CONSTRAINTS, DenseMixin
-from ._docs import inherit_docs
-from ._losses import L1CodeLoss
-from ._modules import dense_autoencoder
-from ._modules_sparse import Standardize, TopK
-from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._base.base import BaseAutoEncoder
+from ._base.constraints import Count
+from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._nn.losses import L1CodeLoss
+from ._nn.modules import dense_autoencoder
+from ._nn.sparse import Standardize, TopK
+from ._utils.docs import inherit_docs
 
 
 @inherit_docs(AutoEncoder, exclude=("init",))

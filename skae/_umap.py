@@ -11,17 +11,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from ._autoencoder import AutoEncoder, pca_start
-from ._base import BaseAutoEncoder
-from ._dense import DENSE_CONSTRAINTS, DenseMixin
-from ._docs import inherit_docs
-from ._losses import UMAPLoss
-from ._modules import dense_autoencoder
-from ._modules_residual import ResidualAutoEncoderModule
-from ._modules_umap import EdgeAutoEncoderModule
+from ._base.base import BaseAutoEncoder
+from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._net import LinearDecay
-from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
-from ._umap_graph import class_codes, far_distance, find_ab_params, training_edges
-from ._warnings import warn
+from ._nn.losses import UMAPLoss
+from ._nn.modules import dense_autoencoder
+from ._nn.residual import ResidualAutoEncoderModule
+from ._nn.umap import EdgeAutoEncoderModule
+from ._support.umap import class_codes, far_distance, find_ab_params, training_edges
+from ._utils.docs import inherit_docs
+from ._utils.warnings import warn
 
 #: Standard deviation of each code unit at the PCA start: UMAP's curve
 #: (min_dist=0.1) separates neighbours from non-neighbours at distances of

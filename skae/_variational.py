@@ -11,14 +11,14 @@ from sklearn.utils._set_output import (
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoEncoder
-from ._base import BaseAutoEncoder
-from ._constraints import Count
-from ._dense import DENSE_CONSTRAINTS, DenseMixin
-from ._docs import inherit_docs
-from ._losses import ELBOLoss, squared_error
-from ._modules_variational import VariationalModule, variational_autoencoder
-from ._sampling import SAMPLING_CONSTRAINTS, SamplingMixin
-from ._variational_scores import LikelihoodScores, check_bernoulli_range
+from ._base.base import BaseAutoEncoder
+from ._base.constraints import Count
+from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._nn.losses import ELBOLoss, squared_error
+from ._nn.variational import VariationalModule, variational_autoencoder
+from ._support.variational_scores import LikelihoodScores, check_bernoulli_range
+from ._utils.docs import inherit_docs
 
 #: The smallest fixed ``noise_variance`` accepted.
 MIN_NOISE_VARIANCE = 1e-30

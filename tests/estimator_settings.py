@@ -18,7 +18,7 @@ from skae import (
     UMAPAutoEncoder,
     VariationalAutoEncoder,
 )
-from skae._base import BaseAutoEncoder
+from skae._base.base import BaseAutoEncoder
 
 #: Constructor parameters giving a tiny, quick network for each class, on
 #: input of any number of features (unless listed in N_FEATURES).

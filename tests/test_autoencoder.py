@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skae._inference
+import skae._base.inference
 from skae import AutoEncoder
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -91,7 +91,7 @@ def test_score_is_negative_mean_squared_error(labelled_digits):
 
 def test_loss_decreases_and_attributes_are_set(labelled_digits):
     X, _ = labelled_digits
-    # From random weights; the PCA start is tested in test_modules_residual.py.
+    # From random weights; the PCA start is tested in test_nn_residual.py.
     ae = small(
         init="random", early_stopping=False, max_iter=20, n_iter_no_change=20
     ).fit(X)
@@ -221,7 +221,8 @@ def test_dropout_only_during_training(labelled_digits):
     X, _ = labelled_digits
     ae = small(dropout=0.5).fit(X)
     assert_array_equal(ae.transform(X), ae.transform(X))
-    assert any(isinstance(m, skae._modules.Dropout) for m in ae.net_.module_.modules())
+    modules = ae.net_.module_.modules()
+    assert any(isinstance(m, skae._nn.modules.Dropout) for m in modules)
 
 
 def test_alpha_shrinks_the_weights(labelled_digits):
@@ -306,7 +307,7 @@ def test_inference_is_batched_and_batch_invariant(labelled_digits, monkeypatch):
     X, _ = labelled_digits
     ae = small().fit(X)
     full = ae.transform(X), ae.inverse_transform(ae.transform(X)), ae.score_samples(X)
-    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 7)
+    monkeypatch.setattr(skae._base.inference, "INFERENCE_BATCH_SIZE", 7)
     batched = ae.transform(X), ae.inverse_transform(full[0]), ae.score_samples(X)
     for a, b in zip(full, batched, strict=True):
         assert_allclose(a, b, rtol=1e-12, atol=1e-15)

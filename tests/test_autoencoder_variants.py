@@ -9,11 +9,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import AutoEncoder, DenoisingAutoEncoder, SparseAutoEncoder
-from skae._docs import _entries, _sections
-from skae._losses import L1CodeLoss
-from skae._modules import InputNoise
-from skae._modules_sparse import Standardize, TopK
-from skae._noise import feature_range, input_noise
+from skae._base.noise import feature_range, input_noise
+from skae._nn.losses import L1CodeLoss
+from skae._nn.modules import InputNoise
+from skae._nn.sparse import Standardize, TopK
+from skae._utils.docs import _entries, _sections
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -9,7 +9,7 @@ from numpy.testing import assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
-from skae._warm_start import check_built_with
+from skae._base.warm_start import check_built_with
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

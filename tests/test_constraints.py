@@ -7,7 +7,7 @@ from estimator_settings import make, n_features
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
-from skae._constraints import same_param
+from skae._base.constraints import same_param
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -12,9 +12,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 from skae import ConvAutoEncoder, DenoisingAutoEncoder
-from skae._modules import InputNoise, reset_parameters
-from skae._modules_conv import FromImages, ToImages, conv_autoencoder
-from skae._noise import DenoisingMixin
+from skae._base.noise import DenoisingMixin
+from skae._nn.conv import FromImages, ToImages, conv_autoencoder
+from skae._nn.modules import InputNoise, reset_parameters
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -16,8 +16,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 from skae import AutoEncoderImputer
-from skae._losses import ObservedReconstructionLoss, masked_squared_error
-from skae._modules_imputer import masked_autoencoder
+from skae._nn.imputer import masked_autoencoder
+from skae._nn.losses import ObservedReconstructionLoss, masked_squared_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 
-import skae._inference
+import skae._base.inference
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -411,7 +411,7 @@ def test_wrong_feature_names_at_transform(cls):
 
 def _patch_batch_size(monkeypatch, size):
     # Read at call time, from this one module.
-    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", size)
+    monkeypatch.setattr(skae._base.inference, "INFERENCE_BATCH_SIZE", size)
 
 
 def _record_rows(estimator):

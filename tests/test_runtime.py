@@ -3,7 +3,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
-from skae._runtime import (
+from skae._utils.runtime import (
     SMALL_STEP_FLOPS,
     as_tensor,
     fused_adam_supported,

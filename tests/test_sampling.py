@@ -14,8 +14,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
-import skae._sampling
-from skae._sampling import calibrate, component_quantiles, marginal_quantiles
+import skae._base.sampling
+from skae._base.sampling import calibrate, component_quantiles, marginal_quantiles
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -253,7 +253,7 @@ def test_each_component_calibrates_its_own_samples(monkeypatch):
     ).fit(X)
     assert len(estimator._latent_density["weights"]) > 1
     assert share_of_extreme_values(estimator.sample(500, random_state=0)) > 0.85
-    monkeypatch.setattr(skae._sampling, "MIN_CALIBRATION_ROWS", len(X) + 1)
+    monkeypatch.setattr(skae._base.sampling, "MIN_CALIBRATION_ROWS", len(X) + 1)
     one_map = estimator.set_params(warm_start=True, max_iter=1).fit(X)
     assert share_of_extreme_values(one_map.sample(500, random_state=0)) < 0.7
 
@@ -411,7 +411,7 @@ def test_a_fit_that_raises_keeps_the_old_density(monkeypatch):
     def broken(codes, seed):
         raise RuntimeError("no density today")
 
-    monkeypatch.setattr(skae._sampling, "fit_gmm", broken)
+    monkeypatch.setattr(skae._base.sampling, "fit_gmm", broken)
     for call in (
         lambda: estimator.set_params(warm_start=True).fit(X * 2),
         lambda: estimator.partial_fit(X * 2),
@@ -444,14 +444,14 @@ def test_one_training_row_samples_that_row():
 def test_density_of_a_large_set_is_fitted_on_a_seeded_subsample(monkeypatch):
     # A mixture search on every row of a large set costs more than training.
     seen = []
-    original = skae._sampling.fit_gmm
+    original = skae._base.sampling.fit_gmm
 
     def recording_fit_gmm(codes, seed):
         seen.append(len(codes))
         return original(codes, seed)
 
-    monkeypatch.setattr(skae._sampling, "MAX_DENSITY_ROWS", 30)
-    monkeypatch.setattr(skae._sampling, "fit_gmm", recording_fit_gmm)
+    monkeypatch.setattr(skae._base.sampling, "MAX_DENSITY_ROWS", 30)
+    monkeypatch.setattr(skae._base.sampling, "fit_gmm", recording_fit_gmm)
     X = data(skae.AutoEncoder, n_samples=200)
     a = make(skae.AutoEncoder, random_state=0).fit(X)
     b = make(skae.AutoEncoder, random_state=0).fit(X)

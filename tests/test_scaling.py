@@ -15,8 +15,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skae import AutoEncoder, _runtime
-from skae._runtime import resolve_device
+from skae import AutoEncoder
+from skae._utils import runtime as _runtime
+from skae._utils.runtime import resolve_device
 
 requires_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU"

@@ -214,8 +214,8 @@ def _direct_loss(heads, tails, a, b, negative_sample_rate, block):
 def test_loss_pushes_each_head_from_the_other_tails_of_its_block(monkeypatch, block):
     import torch
 
-    from skae import _losses
-    from skae._modules_umap import EdgeOutput
+    from skae._nn import losses as _losses
+    from skae._nn.umap import EdgeOutput
 
     monkeypatch.setattr(_losses, "NEGATIVE_BLOCK", block)
     rng = np.random.default_rng(0)
@@ -231,8 +231,8 @@ def test_loss_pushes_each_head_from_the_other_tails_of_its_block(monkeypatch, bl
 def test_module_decodes_the_heads_only():
     import torch
 
-    from skae._modules_residual import ResidualAutoEncoderModule
-    from skae._modules_umap import EdgeAutoEncoderModule
+    from skae._nn.residual import ResidualAutoEncoderModule
+    from skae._nn.umap import EdgeAutoEncoderModule
 
     module = EdgeAutoEncoderModule(ResidualAutoEncoderModule(6, 2, (4,)))
     rows = torch.randn(10, 6)

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 
-from skae._umap_graph import (
+from skae._support.umap import (
     class_codes,
     far_distance,
     find_ab_params,

@@ -16,18 +16,18 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import distributions as D
 
-import skae._inference
+import skae._base.inference
 import skae._variational
 from skae import VariationalAutoEncoder
-from skae._losses import (
+from skae._net import RelativeEarlyStopping
+from skae._nn.losses import (
     ELBOLoss,
     bernoulli_log_likelihood,
     gaussian_kl,
     gaussian_log_density,
 )
-from skae._modules_variational import VAEOutput, variational_autoencoder
-from skae._net import RelativeEarlyStopping
-from skae._row_noise import row_normals
+from skae._nn.variational import VAEOutput, variational_autoencoder
+from skae._support.row_noise import row_normals
 
 
 def make_data(n_samples=120, n_features=6, n_latent=2, seed=0):
@@ -224,7 +224,7 @@ def test_prior_sample_decodes_one_batch_at_a_time(X, monkeypatch):
     # Memory beyond the output and the (n_samples, n_components) codes stays
     # at one batch, and the codes are one draw, whatever the batch size.
     vae = small_vae(latent_density="prior", calibrate_samples=False).fit(X)
-    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skae._base.inference, "INFERENCE_BATCH_SIZE", 4)
     drawn, decoded = [], []
 
     class RecordingRandomState(np.random.RandomState):
@@ -326,7 +326,7 @@ def test_many_importance_draws_are_decoded_in_bounded_chunks(X, monkeypatch):
     vae.net_.module_.decoder.register_forward_pre_hook(
         lambda module, args: decoded.append(tuple(args[0].shape[:2]))
     )
-    monkeypatch.setattr(skae._inference, "INFERENCE_BATCH_SIZE", 4)
+    monkeypatch.setattr(skae._base.inference, "INFERENCE_BATCH_SIZE", 4)
     assert_allclose(vae.score_samples(X[:4]), whole, rtol=1e-12)
     # One row at a time, its 10 draws 4 + 4 + 2 at a time.
     assert decoded == [(1, 4), (1, 4), (1, 2)] * 4

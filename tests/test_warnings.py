@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoEncoder, ConvAutoEncoder
-from skae._warnings import warn
+from skae._utils.warnings import warn
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ that trains their torch module:
 - ``callbacks.py``: divergence check, progress bar, history trimming,
   learning-rate decay, weight averaging;
 - ``optim.py``: Adam's fused update without ``Adam.step``'s bookkeeping;
+- ``generators.py``: the private generators that are part of a net's state;
 - ``build.py``: :func:`build_net`.
 """
 
@@ -22,6 +23,7 @@ from .callbacks import (
     WeightAveraging,
 )
 from .early_stopping import RelativeEarlyStopping
+from .generators import net_generators
 from .net import VALIDATION_NOISE_SEED, AutoEncoderNet
 
 __all__ = [
@@ -34,4 +36,5 @@ __all__ = [
     "TrimBatchHistory",
     "WeightAveraging",
     "build_net",
+    "net_generators",
 ]

@@ -5,7 +5,7 @@ import math
 import torch
 from torch.utils.data import Subset
 
-from .._runtime import as_tensor
+from .._utils.runtime import as_tensor
 
 
 def dataset_tensor(dataset):

@@ -8,7 +8,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import noop
 from tqdm import tqdm
 
-from .._runtime import fused_adam_supported
+from .._utils.runtime import fused_adam_supported
 from .callbacks import DivergenceCheck, EpochProgressBar, TrimBatchHistory
 from .early_stopping import RelativeEarlyStopping
 from .net import AutoEncoderNet

@@ -16,7 +16,7 @@ class DivergenceCheck(Callback):
     """Stop with a clear error when the loss becomes NaN or infinite.
 
     It only raises: the estimators run every training call inside
-    ``skae._transaction.fit_transaction``, which puts the weights, optimiser
+    ``skae._base.transaction.fit_transaction``, which puts the weights, optimiser
     state and history from before the call back, so a diverged warm start or
     ``partial_fit`` leaves the model as it was instead of full of NaN.
     """

@@ -1,0 +1,63 @@
+"""Batched, reproducible inference: how every output of a fitted model is computed.
+
+``transform``, ``inverse_transform``, ``score_samples`` and ``sample`` all run
+the trained module over the rows a batch at a time, so the extra memory stays
+at one batch whatever the number of rows.
+"""
+
+import copy
+from numbers import Integral
+
+import numpy as np
+import torch
+
+from .._utils.runtime import as_tensor, torch_threads
+from .input import as_float32
+
+#: Rows per inference batch: bounds the extra memory of transform & co. to a
+#: few MB per layer whatever the number of rows. Read at call time.
+INFERENCE_BATCH_SIZE = 4096
+
+
+class BatchedInference:
+    """The fitted module's forward passes over a whole array, for the base class."""
+
+    def _inference_module(self):
+        """The trained module in eval mode, and the dtype to run it in.
+
+        On the CPU inference runs in float64: float32 matrix products change
+        in the last bits with the number of rows in a batch, and a sample's
+        code should not depend on which other samples it is encoded with.
+        Accelerators keep float32 (MPS has no float64).
+        """
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        if device.type == "cpu":
+            return copy.deepcopy(module).double().eval(), torch.float64, device
+        return module.eval(), torch.float32, device
+
+    def _forward_batches(self, fn, X, n_outputs, rows=None):
+        """``fn(module, batch)`` over ``X``, ``rows`` at a time, as one array.
+
+        ``rows`` defaults to ``INFERENCE_BATCH_SIZE``, read at call time.
+        """
+        rows = rows or INFERENCE_BATCH_SIZE
+        module, dtype, device = self._inference_module()
+        self._check_inference_range(X, dtype, device)
+        out_dtype = np.float32 if X.dtype == np.float32 else np.float64
+        n_samples = X.shape[0]
+        shape = (n_samples,) if n_outputs is None else (n_samples, n_outputs)
+        out = np.empty(shape, dtype=out_dtype)
+        n_threads = self.n_threads if isinstance(self.n_threads, Integral) else None
+        with torch.no_grad(), torch_threads(n_threads):
+            for start in range(0, n_samples, rows):
+                stop = start + rows
+                batch = as_tensor(X[start:stop]).to(device=device, dtype=dtype)
+                out[start:stop] = fn(module, batch).cpu().numpy()
+        return out
+
+    def _check_inference_range(self, X, dtype, device):
+        # Accelerators infer in float32 (see _inference_module), where values
+        # beyond its range would come out as NaN codes without a word.
+        if dtype == torch.float32:
+            as_float32(X, f"{type(self).__name__} computes on {device} in float32")

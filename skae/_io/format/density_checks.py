@@ -1,0 +1,101 @@
+"""What a stored latent density must look like, for :func:`skae.load`.
+
+The density behind ``sample`` (see :mod:`skae._base.sampling`) is fitted state
+made of plain arrays, which a file may carry edited: each check returns
+what is wrong with it, or None.
+"""
+
+import numpy as np
+
+#: The kinds of fitted density.
+KINDS = ("gmm", "prior")
+
+
+def check_latent_density_kind(value, attributes):
+    """The first look at a stored ``_latent_density``, with the other attributes.
+
+    Its arrays are checked by :func:`check_latent_density` once the network
+    they must agree with has been checked against the file's arrays.
+    """
+    if value is None or isinstance(value, dict) and value.get("kind") in KINDS:
+        return None
+    return "must be None or a dict whose kind is 'gmm' or 'prior'"
+
+
+def check_latent_density(value, attributes):
+    """What is wrong with a stored ``_latent_density``, or None (for skae.load).
+
+    Shapes must agree with ``_n_features_out`` and ``n_features_in_``, every
+    number must be finite, the weights a probability vector and every
+    covariance symmetric positive definite (its Cholesky factor is what
+    sampling uses).
+    """
+    problem = check_latent_density_kind(value, attributes)
+    if value is None or problem is not None:
+        return problem
+    keys = {"kind", "quantiles", "component_quantiles"}
+    if value["kind"] == "gmm":
+        keys |= {"weights", "means", "covariances"}
+    if value.keys() != keys:
+        return f"must hold exactly the keys {sorted(keys)}"
+    n_out, n_in = attributes.get("_n_features_out"), attributes.get("n_features_in_")
+    quantiles = value["quantiles"]
+    if quantiles is not None and not _quantile_maps(quantiles, (2,), n_in):
+        return f"quantiles must be None or 2 non-decreasing (n, {n_in}) arrays"
+    maps = value["component_quantiles"]
+    if maps is not None and (value["kind"] == "prior" or quantiles is not None):
+        return "component_quantiles must be None for a prior or beside quantiles"
+    if value["kind"] == "prior":
+        return None
+    weights = value["weights"]
+    n = _axis_length(weights, axis=0, ndim=1)
+    if not (
+        _finite_array(weights, (n,), low=0) and n >= 1 and abs(weights.sum() - 1) < 1e-6
+    ):
+        return "weights must be non-negative numbers summing to 1"
+    if not _finite_array(value["means"], (n, n_out)):
+        return f"means must have shape ({n}, {n_out}) for _n_features_out={n_out}"
+    covariances = value["covariances"]
+    if not _finite_array(covariances, (n, n_out, n_out)) or not np.allclose(
+        covariances, covariances.transpose(0, 2, 1)
+    ):
+        return f"covariances must be {n} symmetric {n_out} x {n_out} matrices"
+    try:
+        np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        return "covariances must be positive definite"
+    if maps is not None and not _quantile_maps(maps, (n, 2), n_in):
+        return (
+            f"component_quantiles must be None or {n} maps of 2 non-decreasing "
+            f"(n, {n_in}) arrays"
+        )
+    return None
+
+
+def _quantile_maps(value, leading, n_features):
+    """Whether ``value`` is finite quantiles of shape ``(*leading, n_levels,
+    n_features)``, at least one level, non-decreasing from level to level."""
+    n_levels = _axis_length(value, axis=-2, ndim=len(leading) + 2)
+    return (
+        n_levels >= 1
+        and _finite_array(value, (*leading, n_levels, n_features))
+        and bool((np.diff(value, axis=-2) >= 0).all())
+    )
+
+
+def _axis_length(value, axis, ndim):
+    """The length of ``value`` along ``axis`` if it is an array of ``ndim``
+    dimensions (an edited file may hold any shape), else 0."""
+    if isinstance(value, np.ndarray) and value.ndim == ndim:
+        return value.shape[axis]
+    return 0
+
+
+def _finite_array(value, shape, low=None):
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "f"
+        and value.shape == shape
+        and bool(np.isfinite(value).all())
+        and (low is None or bool((value >= low).all()))
+    )

@@ -1,0 +1,4 @@
+"""Plain torch: the modules the estimators train and the loss terms.
+
+No scikit-learn, no skorch: these run wherever torch does.
+"""

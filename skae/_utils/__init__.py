@@ -1,0 +1,3 @@
+"""Runtime (devices, threads, oneDNN, private generators), warnings that
+point at user code, docstring sharing. Imports nothing else from skae.
+"""
