@@ -107,6 +107,31 @@ class BaseAutoEncoder(
         (``resume=True``), with the float32 training data.
         """
 
+    def _stored_value_problems(self):
+        """``{attribute: why}`` for fitted values no fit of this estimator gives.
+
+        :func:`skae.load` runs it on a fitted file's attributes, their types
+        and shapes checked already, and refuses the file at the first
+        problem. Here: every number (alone, in a list or tuple, or in a float
+        array) is finite. A variant whose maths rests on more (a curve's
+        parameters, column means) adds its own and calls ``super()``.
+        """
+        problems = {}
+        params = self._get_param_names()
+        for name, value in vars(self).items():
+            if name in params:
+                continue
+            parts = value if isinstance(value, (list, tuple)) else [value]
+            numbers = [
+                np.asarray(part, dtype=np.float64)
+                for part in parts
+                if isinstance(part, Real) and not isinstance(part, bool)
+                or isinstance(part, np.ndarray) and part.dtype.kind == "f"
+            ]
+            if not all(np.isfinite(number).all() for number in numbers):
+                problems[name] = "must hold finite numbers only"
+        return problems
+
     @abstractmethod
     def _build_module(self, n_features):
         """Return the untrained torch module for ``n_features`` inputs."""
