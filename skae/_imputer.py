@@ -122,8 +122,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         see :class:`~skae.AutoEncoder`.
 
     verbose : int, default=0
-        0 is silent, 1 draws a progress bar over the epochs and 2 or more
-        prints a table of losses per epoch; see :class:`~skae.AutoEncoder`.
+        As :class:`~skae.AutoEncoder`'s: 1 draws a progress bar, 2 a table.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights; see
@@ -155,7 +154,8 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         Negative validation loss per epoch when ``early_stopping``, else None.
 
     best_validation_score_ : float or None
-        Best of ``validation_scores_``, whose weights were restored.
+        Score of the weights kept: the best epoch's, or the start's (scored
+        before the first epoch, so not in ``validation_scores_``).
 
     reconstruction_error_ : float
         Mean squared error of the network on the observed training entries,
