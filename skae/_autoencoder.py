@@ -115,7 +115,9 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         training (and validation) loss, when stderr is a terminal; set the
         environment variable ``SKAE_PROGRESS_BAR`` to ``1`` to draw it
         anyway (a log file, a notebook) or to ``0`` never to. 2 or more
-        prints a table of losses per epoch instead.
+        prints a table of losses per epoch on stdout instead, coloured on a
+        terminal only. Where the stream is missing or closed (pythonw, some
+        services), nothing is written and the fit goes on.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights instead
