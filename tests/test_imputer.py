@@ -373,3 +373,10 @@ def test_imputer_on_cuda_fills_like_on_the_cpu():
     assert_array_equal(filled[observed], X[observed])
     assert np.isfinite(filled).all()
     assert_allclose(filled, on_cpu.transform(X), rtol=1e-2, atol=1e-2)
+
+
+def test_verbose_documentation_matches_the_bar_it_draws():
+    # Before: "Print a table of losses per epoch when positive", while
+    # verbose=1 draws AutoEncoder's progress bar.
+    doc = " ".join(AutoEncoderImputer.__doc__.split())
+    assert "1 draws a progress bar, 2 a table" in doc

@@ -251,3 +251,14 @@ def test_import_skae_imports_no_onnx_package():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_user_guide_names_every_exported_estimator():
+    # Before: onnx.rst listed five, leaving out UMAPAutoEncoder and the imputer.
+    from pathlib import Path
+
+    from skae._onnx.converters import EXPORTED
+
+    guide = Path(__file__).parents[1] / "docs" / "user_guide" / "onnx.rst"
+    text = guide.read_text()
+    assert all(f"`~skae.{name}`" in text for name in EXPORTED)
