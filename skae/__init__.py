@@ -5,6 +5,7 @@ from ._convolutional import ConvAutoEncoder
 from ._denoising import DenoisingAutoEncoder
 from ._imputer import AutoEncoderImputer
 from ._io.save_load import load, save
+from ._io.trusted_types import skops_trusted_types
 from ._onnx.export import to_onnx
 from ._sparse import SparseAutoEncoder
 from ._umap import UMAPAutoEncoder
@@ -17,4 +18,5 @@ __all__ += ["ConvAutoEncoder"]
 __all__ += ["to_onnx"]
 __all__ += ["AutoEncoderImputer"]
 __all__ += ["UMAPAutoEncoder"]
+__all__ += ["skops_trusted_types"]
 __version__ = "0.1.0"

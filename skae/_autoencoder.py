@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import StrOptions
+from threadpoolctl import threadpool_limits
 
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
@@ -114,7 +115,9 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         training (and validation) loss, when stderr is a terminal; set the
         environment variable ``SKAE_PROGRESS_BAR`` to ``1`` to draw it
         anyway (a log file, a notebook) or to ``0`` never to. 2 or more
-        prints a table of losses per epoch instead.
+        prints a table of losses per epoch on stdout instead, coloured on a
+        terminal only. Where the stream is missing or closed (pythonw, some
+        services), nothing is written and the fit goes on.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights instead
@@ -174,7 +177,9 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Negative validation loss per epoch when ``early_stopping``, else None.
 
     best_validation_score_ : float or None
-        Best of ``validation_scores_``, whose weights were restored.
+        Score of the weights kept when ``early_stopping``: the best epoch's,
+        or the start's (scored before the first epoch, not in
+        ``validation_scores_``; with ``init="pca"``, PCA's), else None.
 
     reconstruction_error_ : float
         Mean squared reconstruction error on the training data at the end.
@@ -312,6 +317,12 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         )
 
 
+#: Smallest scale of a PCA start's scores: the encoder's weights, 1 / scale,
+#: stay 1000 times below float32's largest number (and UMAP's, a third of
+#: it, too).
+SMALLEST_SCALE = 1e3 / np.finfo(np.float32).max
+
+
 def pca_start(X, n_components, draw_seed):
     """PCA's mean, components and score scales on ``X``, for a PCA start.
 
@@ -319,21 +330,30 @@ def pca_start(X, n_components, draw_seed):
     fit. PCA finds at most min(n_samples, n_features) directions, none in
     constant data; the other code units start at zero (see
     ResidualAutoEncoderModule) and only the mean is PCA's.
+
+    The PCA runs on one BLAS thread: a multi-threaded BLAS sums in an order
+    that depends on its thread count, so that a search's loky or dask
+    workers (one thread each) and the main process would start from PCAs a
+    few ulps apart, and their scores would differ by up to 1e-5.
     """
     X = X.astype(np.float64)
     mean = X.mean(axis=0)
     components, scale = np.empty((0, X.shape[1])), np.empty(0)
     if len(X) > 1 and np.ptp(X, axis=0).any():
         n_found = min(n_components, *X.shape)
-        pca = PCA(n_found, random_state=draw_seed()).fit(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            pca = PCA(n_found, random_state=draw_seed()).fit(X)
         # Whitened scores: every unit starts with unit variance. In a
         # throw-away run of bench_autoencoder.py's section 3 (digits
         # pipeline), whitened codes scored 0.878 at k=30 against 0.865
         # for raw scores (PCA: 0.868); the section prints only the
-        # default, so re-measure before changing this. The floor keeps a
+        # default, so re-measure before changing this. The floors keep a
         # direction of (almost) no variance from blowing the encoder's
-        # weights up; the reconstruction is PCA's whatever the scale.
+        # weights up, the second one out of float32's range when the data
+        # lie below it (1e-42, say); the reconstruction is PCA's whatever
+        # the scale.
         variance = pca.explained_variance_
         scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
+        scale = np.maximum(scale, SMALLEST_SCALE)
         mean, components = pca.mean_, pca.components_
     return mean, components, scale

@@ -14,13 +14,10 @@ from ._net import WeightAveraging
 from ._nn.imputer import masked_autoencoder, unpack
 from ._nn.losses import ObservedReconstructionLoss, masked_squared_error
 from ._support.absent import Absent
+from ._support.imputer import is_nan, missing_mask, statistics_problems, warn_dropped
 
 #: Training steps (mini-batches) that ``max_iter="auto"`` makes epochs of.
 AUTO_STEPS = 2400
-
-
-def _is_nan(value):
-    return isinstance(value, Real) and math.isnan(value)
 
 
 class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
@@ -38,7 +35,8 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
     ----------
     missing_values : int, float or None, default=np.nan
         The placeholder for the missing values, all of which are imputed.
-        Use ``np.nan`` for pandas' nullable dtypes: ``pd.NA`` becomes NaN.
+        ``pd.NA`` (pandas' nullable dtypes) is read as NaN, as
+        :class:`~sklearn.impute.SimpleImputer` reads it.
 
     n_components : int, default=32
         Size of the code (the bottleneck).
@@ -124,7 +122,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         see :class:`~skae.AutoEncoder`.
 
     verbose : int, default=0
-        Print a table of losses per epoch when positive.
+        As :class:`~skae.AutoEncoder`'s: 1 draws a progress bar, 2 a table.
 
     warm_start : bool, default=False
         When fitted already, continue training from the current weights; see
@@ -156,7 +154,8 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         Negative validation loss per epoch when ``early_stopping``, else None.
 
     best_validation_score_ : float or None
-        Best of ``validation_scores_``, whose weights were restored.
+        Score of the weights kept: the best epoch's, or the start's (scored
+        before the first epoch, so not in ``validation_scores_``).
 
     reconstruction_error_ : float
         Mean squared error of the network on the observed training entries,
@@ -309,6 +308,12 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
                 self.statistics_ = values.sum(axis=0, dtype=np.float64) / counts
             self._empty_features = np.flatnonzero(counts == 0)
             self._indicator_features = np.flatnonzero(counts < X.shape[0])
+            warn_dropped(self)
+
+    def _stored_value_problems(self):
+        problems = super()._stored_value_problems()
+        problems.pop("statistics_", None)  # NaN where a feature had no value
+        return {**problems, **statistics_problems(self)}
 
     # ------------------------------------------------------------- imputing
 
@@ -331,7 +336,7 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
         """
         check_is_fitted(self)
         X = self._validate_raw(X, reset=False)
-        missing = self._missing_mask(X)
+        missing = missing_mask(X, self.missing_values)
         imputed = self._forward_batches(
             self._impute_batch, self._pack(X), self.n_features_in_
         )
@@ -381,19 +386,14 @@ class AutoEncoderImputer(DenseMixin, BaseAutoEncoder):
     # ----------------------------------------------------------- validation
 
     def _validate_raw(self, X, reset):
-        finite = "allow-nan" if _is_nan(self.missing_values) else True
+        finite = "allow-nan" if is_nan(self.missing_values) else True
         return super()._validate_input(X, reset, ensure_all_finite=finite)
 
-    def _missing_mask(self, X):
-        if _is_nan(self.missing_values):
-            return np.isnan(X)
-        return X == self.missing_values
-
     def _pack(self, X):
-        observed = ~self._missing_mask(X)
+        observed = ~missing_mask(X, self.missing_values)
         return np.hstack([np.where(observed, X, 0), observed]).astype(X.dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = _is_nan(self.missing_values)
+        tags.input_tags.allow_nan = is_nan(self.missing_values)
         return tags

@@ -1,14 +1,12 @@
 """UMAPAutoEncoder: parametric UMAP with a decoder (Sainburg et al., 2021)."""
 
 import contextlib
-import itertools
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.neighbors import VALID_METRICS
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import AutoEncoder, pca_start
 from ._base.base import BaseAutoEncoder
@@ -19,6 +17,7 @@ from ._nn.losses import UMAPLoss
 from ._nn.modules import dense_autoencoder
 from ._nn.residual import ResidualAutoEncoderModule
 from ._nn.umap import EdgeAutoEncoderModule
+from ._support import umap_params
 from ._support.umap import class_codes, far_distance, find_ab_params, training_edges
 from ._utils.docs import inherit_docs
 from ._utils.warnings import warn
@@ -64,7 +63,10 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     metric : str, default="euclidean"
         Distance between rows for the neighbour graph; any metric of
-        :class:`~sklearn.neighbors.NearestNeighbors`.
+        :class:`~sklearn.neighbors.NearestNeighbors` that needs nothing
+        but the rows (not ``"seuclidean"``, ``"mahalanobis"``, ``"pyfunc"``
+        or ``"precomputed"``). The metrics on sets (``"jaccard"``,
+        ``"dice"`` ...) take X of 0s and 1s, ``"hamming"`` integer codes.
 
     negative_sample_rate : int, default=5
         Weight of the push of each edge's head away from non-neighbours, in
@@ -186,7 +188,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         "n_neighbors": [Interval(Integral, 2, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "spread": [Interval(Real, 0, None, closed="neither")],
-        "metric": [StrOptions(set(itertools.chain(*VALID_METRICS.values())))],
+        "metric": [StrOptions(set(umap_params.METRICS))],
         "negative_sample_rate": [Interval(Integral, 0, None, closed="left")],
         "target_weight": [Interval(Real, 0, 1, closed="both"), None],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
@@ -199,6 +201,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     # The graph is rebuilt from the data at every fit or partial_fit call.
     _warm_start_params = frozenset({"n_neighbors", "metric", "target_weight"})
 
+    @umap_params.umap_learn_names
     def __init__(
         self,
         n_components=2,
@@ -308,19 +311,18 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _check_params(self):
         super()._check_params()
-        if self.min_dist > self.spread:
-            raise InvalidParameterError(
-                f"min_dist={self.min_dist!r} must not exceed spread="
-                f"{self.spread!r}: UMAP's curve could not fall off before "
-                "min_dist. Lower min_dist or raise spread."
-            )
+        umap_params.check_params(self)
 
     def _prepare(self, X, resume):
+        umap_params.check_metric_data(self.metric, X)
         if not resume:
             self.a_, self.b_ = find_ab_params(float(self.spread), float(self.min_dist))
         # Built here rather than in _training_data, so that its warning points
         # at the user's call; handed over (and dropped) by _training_data.
         self._fit_edges = self._edges(X)
+
+    def _stored_value_problems(self):
+        return {**super()._stored_value_problems(), **umap_params.curve_problems(self)}
 
     def _build_module(self, n_features):
         build = ResidualAutoEncoderModule if self.init == "pca" else dense_autoencoder

@@ -106,6 +106,7 @@ def test_missing_values_other_than_nan():
 
 
 @pytest.mark.filterwarnings("ignore:Skipping features without any observed")
+@pytest.mark.filterwarnings("ignore:Dropping the features with no observed")
 @pytest.mark.parametrize("keep", [False, True])
 def test_empty_features_as_in_sklearn(keep):
     X, _ = with_holes(low_rank())
@@ -123,6 +124,30 @@ def test_empty_features_as_in_sklearn(keep):
     if keep:
         assert_array_equal(out[:, 2], 0.0)
     assert np.isnan(imputer.statistics_[2])
+
+
+def test_partial_fit_warns_when_a_chunk_drops_a_feature_for_good():
+    # Before: the column was dropped silently, though later chunks held it.
+    X, _ = with_holes(low_rank())
+    X[:60, 2] = np.nan
+    imputer = small()
+    with pytest.warns(UserWarning, match="no observed value.*: x2\\. .*for good"):
+        imputer.partial_fit(X[:60])
+    imputer.partial_fit(X[60:])
+    assert imputer.transform(X).shape == (len(X), X.shape[1] - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small(keep_empty_features=True).partial_fit(X[:60])
+
+
+def test_pd_na_marks_missing_values_as_nan_does():
+    # Before: accepted, then fit refused the frame's NaN.
+    X, _ = with_holes(low_rank())
+    frame = pd.DataFrame(X).astype("Float64")
+    assert frame.isna().any().any()
+    imputed = small(missing_values=pd.NA).fit(frame).transform(frame)
+    assert_array_equal(imputed, small().fit(frame).transform(frame))
+    assert small(missing_values=pd.NA).__sklearn_tags__().input_tags.allow_nan
 
 
 def test_add_indicator_as_in_sklearn():
@@ -348,3 +373,10 @@ def test_imputer_on_cuda_fills_like_on_the_cpu():
     assert_array_equal(filled[observed], X[observed])
     assert np.isfinite(filled).all()
     assert_allclose(filled, on_cpu.transform(X), rtol=1e-2, atol=1e-2)
+
+
+def test_verbose_documentation_matches_the_bar_it_draws():
+    # Before: "Print a table of losses per epoch when positive", while
+    # verbose=1 draws AutoEncoder's progress bar.
+    doc = " ".join(AutoEncoderImputer.__doc__.split())
+    assert "1 draws a progress bar, 2 a table" in doc

@@ -176,6 +176,26 @@ def test_fitted_model_transforms_tiny_and_large_values(cls, exponent, seed):
     assert np.isfinite(estimator.score_samples(Z)).all()
 
 
+@pytest.mark.parametrize("cls", [skae.AutoEncoder, skae.UMAPAutoEncoder])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_below_float32s_normal_range_train_from_the_pca_start(cls, dtype):
+    # Before: the PCA start's weights (1 / the scores' spread, ~1e42) overflowed
+    # float32, and fit failed with "diverged ... very large feature values".
+    X = (np.random.default_rng(0).random((30, 4)) * 1e-42).astype(dtype)
+    estimator = make(cls, max_iter=2).fit(X)
+    assert np.isfinite(estimator.transform(X)).all()
+
+
+def test_transform_warns_when_values_overflow_the_network():
+    # Before: NaN codes, without a word, for inputs near float64's maximum.
+    estimator, X = fitted(skae.AutoEncoder)
+    Z = np.full((3, X.shape[1]), 1.7e308)
+    Z[0] = X[0]
+    with pytest.warns(RuntimeWarning, match="non-finite values for 2 of 3 rows"):
+        codes = estimator.transform(Z)
+    assert np.isfinite(codes[0]).all()
+
+
 @parametrize_encoders
 def test_one_sample_and_one_feature(cls):
     one_sample = np.arange(features(cls, 4), dtype=float)[None, :]

@@ -9,8 +9,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import skae
 
@@ -115,23 +116,98 @@ class NewAutoEncoder(skae.AutoEncoder):
     """A skae estimator whose transform nobody checked against its export."""
 
 
-def test_imputer_export_is_refused_by_name():
-    # Its transform fills holes from a mask; no graph for that yet.
-    X = data(40, 6)
+@pytest.mark.filterwarnings("ignore:Dropping the features with no observed value")
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"add_indicator": True, "keep_empty_features": True}],
+    ids=["default", "indicator-and-empty"],
+)
+def test_imputer_graph_matches_transform(params):
+    # Before: NotImplementedError, though skl2onnx exports SimpleImputer and
+    # KNNImputer in the same pipeline.
+    X = data(60, 6)
     X[::3, 1] = np.nan
+    X[:, 4] = np.nan  # no observed value: dropped, or kept as 0
+    est = make(skae.AutoEncoderImputer, **params).fit(X)
+    (got,) = run(skae.to_onnx(est, X[:2]), X)
+    assert got.shape == est.transform(X).shape
+    assert_allclose(got, est.transform(X), atol=1e-5)
+
+
+def test_imputer_with_a_numeric_marker_in_a_pipeline():
+    X = data(60, 5)
+    X[::4, 0] = -1.0
+    pipe = make_pipeline(
+        make(skae.AutoEncoderImputer, missing_values=-1.0), StandardScaler()
+    ).fit(X)
+    (got,) = run(skae.to_onnx(pipe, X[:2]), X)
+    assert_allclose(got, pipe.transform(X), atol=1e-4)
+
+
+def test_imputer_has_no_inverse_transform_graph():
+    X = data(30, 4)
     est = make(skae.AutoEncoderImputer).fit(X)
-    with pytest.raises(NotImplementedError, match="export of AutoEncoderImputer"):
-        skae.to_onnx(est, X[:2])
+    with pytest.raises(ValueError, match="AutoEncoderImputer has no inverse_transform"):
+        skae.to_onnx(est, data(2, 2), method="inverse_transform")
+
+
+def test_fitted_column_transformer_exports_its_fitted_copies():
+    # Before: NotFittedError, from the unfitted templates of get_params.
+    X = data(60, 6)
+    ct = ColumnTransformer(
+        [
+            ("ae", make(skae.AutoEncoder), [0, 1, 2, 3]),
+            ("scaled", StandardScaler(), [4, 5]),
+        ]
+    ).fit(X)
+    (got,) = run(skae.to_onnx(ct, X[:2]), X)
+    assert_allclose(got, ct.transform(X), atol=1e-5)
+
+
+def test_unfitted_column_transformer_says_its_skae_step_is_not_fitted():
+    ct = ColumnTransformer([("ae", skae.AutoEncoder(), [0, 1])])
+    with pytest.raises(NotFittedError, match="AutoEncoder is not fitted yet"):
+        skae.to_onnx(ct, data(2, 2))
+
+
+def test_fitted_search_exports_its_best_estimator():
+    X = data(60, 6)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), make(skae.AutoEncoder)),
+        {"autoencoder__n_components": [2, 3]},
+        cv=2,
+    ).fit(X)
+    (got,) = run(skae.to_onnx(search, X[:2]), X)
+    assert_allclose(got, search.transform(X), atol=1e-5)
+
+
+def test_search_without_refit_has_nothing_to_export():
+    X = data(40, 4)
+    search = GridSearchCV(
+        make(skae.AutoEncoder), {"n_components": [2, 3]}, cv=2, refit=False
+    ).fit(X)
+    with pytest.raises(TypeError, match="refit=False"):
+        skae.to_onnx(search, X[:2])
 
 
 def test_estimator_not_known_to_export_raises():
     est = NewAutoEncoder(max_iter=2, random_state=0).fit(data(20, 6))
-    with pytest.raises(NotImplementedError, match="export of NewAutoEncoder is not"):
+    with pytest.raises(TypeError, match="export of NewAutoEncoder is not"):
         skae.to_onnx(est, data(2, 6))
 
 
 class Unconvertible(StandardScaler):
     """A transformer skl2onnx has no converter for."""
+
+
+def test_step_whose_converter_refuses_it_raises_type_error():
+    # Before: skl2onnx's RuntimeError, where the docstring promises TypeError.
+    X = data(50, 4)
+    pipe = make_pipeline(
+        FunctionTransformer(np.log1p), skae.AutoEncoder(max_iter=2, random_state=0)
+    ).fit(X)
+    with pytest.raises(TypeError, match="FunctionTransformer is not supported"):
+        skae.to_onnx(pipe, X[:1])
 
 
 def test_step_without_converter_raises_naming_it():
@@ -175,3 +251,14 @@ def test_import_skae_imports_no_onnx_package():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_user_guide_names_every_exported_estimator():
+    # Before: onnx.rst listed five, leaving out UMAPAutoEncoder and the imputer.
+    from pathlib import Path
+
+    from skae._onnx.converters import EXPORTED
+
+    guide = Path(__file__).parents[1] / "docs" / "user_guide" / "onnx.rst"
+    text = guide.read_text()
+    assert all(f"`~skae.{name}`" in text for name in EXPORTED)

@@ -1,3 +1,4 @@
+import io
 import os
 import pickle
 import struct
@@ -117,3 +118,48 @@ def test_bar_is_silent_off_a_terminal_unless_asked_for(
 def test_model_fitted_with_a_bar_pickles():
     ae = fit(verbose=1)
     assert pickle.loads(pickle.dumps(ae)).n_iter_ == ae.n_iter_
+
+
+def closed_stream():
+    stream = io.StringIO()
+    stream.close()
+    return stream
+
+
+@pytest.mark.parametrize("forced", [None, "1"])
+@pytest.mark.parametrize("verbose, name", [(1, "stderr"), (2, "stdout")])
+@pytest.mark.parametrize("stream", [None, "closed"], ids=["none", "closed"])
+def test_missing_or_closed_stream_silences_progress(
+    stream, verbose, name, forced, monkeypatch
+):
+    # pythonw and some services run with sys.stderr None; before, tqdm's
+    # AttributeError (or a closed file's ValueError) failed the fit.
+    if forced is not None:
+        monkeypatch.setenv("SKAE_PROGRESS_BAR", forced)
+    monkeypatch.setattr(sys, name, closed_stream() if stream else None)
+    ae = fit(verbose, early_stopping=True, validation_fraction=0.25)
+    assert ae.n_iter_ > 0
+
+
+def test_table_has_no_colour_codes_off_a_terminal(capsys):
+    # skorch's PrintLog colours the best losses; a log file gets plain text.
+    fit(verbose=2, early_stopping=True, validation_fraction=0.25)
+    table = capsys.readouterr().out
+    assert "train_loss" in table
+    assert "\x1b[" not in table
+
+
+@needs_pty
+def test_table_keeps_its_colours_in_a_terminal():
+    controller, terminal_fd = os.openpty()
+    os.set_blocking(controller, False)
+    with open(terminal_fd, "w", buffering=1) as stream:
+        saved, sys.stdout = sys.stdout, stream
+        try:
+            fit(verbose=2)
+        finally:
+            sys.stdout = saved
+        stream.flush()
+        drawn = read_all(controller)
+    os.close(controller)
+    assert "\x1b[" in drawn

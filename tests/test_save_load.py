@@ -442,3 +442,39 @@ def test_pipeline_with_skops_rest(tmp_path):
 
     loaded = join_pipeline(rest, "autoencoder", path)
     assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+
+
+def _edited_attribute(tmp_path, estimator, name, value):
+    path = tmp_path / "model.safetensors"
+    skae.save(estimator, path)
+    header, tensors = read(path)
+    attributes = header["attributes"]["__dict__"]
+    if isinstance(attributes[name], dict):  # an array
+        attributes[name]["__ndarray__"][0] = value
+    elif isinstance(attributes[name], list):
+        attributes[name][0] = value
+    else:
+        attributes[name] = value
+    rewrite(path, header, tensors)
+    return path
+
+
+@pytest.mark.parametrize(
+    "cls, name, value, message",
+    [
+        (skae.AutoEncoder, "reconstruction_error_", float("inf"), "finite numbers"),
+        (skae.AutoEncoder, "loss_curve_", float("nan"), "finite numbers"),
+        (skae.VariationalAutoEncoder, "noise_variance_", float("inf"), "finite"),
+        (skae.AutoEncoderImputer, "statistics_", float("inf"), "finite float32"),
+        (skae.AutoEncoderImputer, "statistics_", float("nan"), "NaN exactly"),
+        (skae.UMAPAutoEncoder, "a_", -1.0, "the curve of spread and min_dist"),
+        (skae.UMAPAutoEncoder, "b_", 0.9, "the curve of spread and min_dist"),
+    ],
+)
+def test_load_checks_the_stored_values_not_only_their_types(
+    tmp_path, cls, name, value, message
+):
+    # Each was loaded without a word before load asked the estimator.
+    path = _edited_attribute(tmp_path, fitted(cls), name, value)
+    with pytest.raises(ValueError, match=f"attributes\\.[a-z_]+ .*{message}"):
+        skae.load(path)

@@ -268,3 +268,68 @@ def test_learning_rate_falls_linearly_over_each_fit(scaled_digits, monkeypatch):
     seen.clear()
     model.partial_fit(X)
     assert_allclose(seen, [0.01])
+
+
+@pytest.mark.parametrize(
+    "metric, message",
+    [
+        ("seuclidean", "variance.*StandardScaler.*'euclidean'"),
+        ("mahalanobis", "inverse covariance.*PCA\\(whiten=True\\)"),
+        ("pyfunc", "needs a Python function"),
+        ("precomputed", "takes distances instead of features"),
+    ],
+)
+def test_metric_needing_an_argument_is_refused_with_the_remedy(metric, message):
+    # Before: scipy's bare TypeError, or a request for V or VI that no
+    # parameter can pass.
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.raises(InvalidParameterError, match=f"metric='{metric}' .*{message}"):
+        small(n_neighbors=5, metric=metric).fit(X)
+
+
+@pytest.mark.parametrize("metric", ["jaccard", "dice", "hamming"])
+def test_metric_for_sets_or_codes_refuses_real_valued_data(metric):
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.raises(ValueError, match=f"metric='{metric}'.*X holds"):
+        small(n_neighbors=5, metric=metric).fit(X)
+    # Its own kind of data trains.
+    binary = (X > 0).astype(float)
+    small(n_neighbors=5, metric=metric, max_iter=1).fit(binary)
+
+
+@pytest.mark.parametrize("spread, min_dist", [(1e-3, 0.0), (50.0, 49.0)])
+def test_extreme_spread_fits_a_falling_curve_without_scipy_warnings(spread, min_dist):
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        umap = small(n_neighbors=5, spread=spread, min_dist=min_dist, max_iter=1)
+        umap.fit(X)
+    assert umap.a_ > 0 and umap.b_ > 0
+
+
+def test_spread_beyond_float64_is_refused_at_fit():
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    with pytest.raises(InvalidParameterError, match="outside float64's range"):
+        small(n_neighbors=5, spread=1e-300, min_dist=0.0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "name, skae_name",
+    [
+        ("n_epochs", "max_iter"),
+        ("learning_rate", "learning_rate_init"),
+        ("n_jobs", "n_threads"),
+    ],
+)
+def test_umap_learn_parameter_names_get_skaes_name(name, skae_name):
+    with pytest.raises(
+        TypeError, match=f"no parameter '{name}', umap-learn's name: pass {skae_name}"
+    ):
+        UMAPAutoEncoder(**{name: 1})
+
+
+def test_wrapped_init_keeps_the_signature_scikit_learn_reads():
+    import inspect
+
+    assert "n_neighbors" in UMAPAutoEncoder._get_param_names()
+    assert "kwargs" not in inspect.signature(UMAPAutoEncoder).parameters

@@ -1,5 +1,7 @@
 """UMAP's fuzzy neighbour graph, its curve parameters and the sampled edges."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -121,3 +123,35 @@ def test_class_codes_mark_unlabelled_rows_and_accept_strings():
 def test_class_codes_refuse_what_is_not_class_labels(y, match):
     with pytest.raises(ValueError, match=match):
         class_codes(y, 5)
+
+
+@pytest.mark.parametrize(
+    "spread, min_dist",
+    [(1e-3, 0.0), (0.05, 0.0), (50.0, 49.0), (1e3, 0.0), (10.0, 9.9)],
+)
+def test_ab_params_fall_with_distance_at_any_scale(spread, min_dist):
+    # umap-learn's direct fit gives b < 0 (a curve rising with distance) or
+    # a < 0 here, with scipy's OptimizeWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, b = find_ab_params(spread, min_dist)
+    assert a > 0 and b > 0
+    # The same shape as at spread 1: the curve at d * spread is the one at d.
+    a1, b1 = find_ab_params(1.0, min_dist / spread)
+    d = np.linspace(0.1, 3, 7)
+    assert_allclose(1 / (1 + a * (d * spread) ** (2 * b)), 1 / (1 + a1 * d ** (2 * b1)))
+
+
+def test_ab_params_at_spread_one_are_umap_learns_fit_exactly():
+    pytest.importorskip("umap")
+    from umap.umap_ import find_ab_params as umap_learn_ab
+
+    for min_dist in (0.0, 0.1, 0.5, 1.0):
+        assert find_ab_params(1.0, min_dist) == tuple(
+            map(float, umap_learn_ab(1.0, min_dist))
+        )
+
+
+def test_ab_params_refuse_a_curve_beyond_float64():
+    with pytest.raises(ValueError, match="spread=1e-300 .*outside float64's range"):
+        find_ab_params(1e-300, 0.0)

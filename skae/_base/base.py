@@ -9,6 +9,7 @@ provides its torch module (``_build_module``), its loss
 encode and score a batch.
 """
 
+import sys
 from abc import ABCMeta, abstractmethod
 from numbers import Real
 
@@ -26,6 +27,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from .._io.format.pickle_state import PortableState
 from .._nn.losses import ReconstructionLoss, squared_error
 from .._nn.modules import ACTIVATIONS
+from .._utils.docs import docs_root
 from .._utils.runtime import (
     resolve_device,
 )
@@ -35,9 +37,6 @@ from .input import raise_if_non_numeric, training_float32, validate_input
 from .training import TrainingMixin
 from .transaction import fit_transaction
 from .warm_start import check_built_with
-
-#: Root of the built documentation, for the links of the HTML repr.
-DOCS_URL = "https://skae.readthedocs.io/en/latest/"
 
 
 class BaseAutoEncoder(
@@ -51,11 +50,17 @@ class BaseAutoEncoder(
 ):
     """Base class for autoencoders; not to be used directly."""
 
-    # The HTML repr (notebooks) links each estimator to its API page.
+    # The HTML repr (notebooks) links each estimator to its API page, in the
+    # documentation of the installed version.
     _doc_link_module = "skae"
-    _doc_link_template = (
-        DOCS_URL + "gen_modules/{estimator_module}.{estimator_name}.html"
-    )
+
+    @property
+    def _doc_link_template(self):
+        # The package is imported before any of its modules; the base names
+        # no estimator, so it reads the version without importing skae.
+        version = sys.modules[__name__.partition(".")[0]].__version__
+        page = "gen_modules/{estimator_module}.{estimator_name}.html"
+        return docs_root(version) + page
 
     _parameter_constraints: dict = {
         "n_components": [Count(1)],
@@ -106,6 +111,31 @@ class BaseAutoEncoder(
         Called before the network is built (``resume=False``) or trained on
         (``resume=True``), with the float32 training data.
         """
+
+    def _stored_value_problems(self):
+        """``{attribute: why}`` for fitted values no fit of this estimator gives.
+
+        :func:`skae.load` runs it on a fitted file's attributes, their types
+        and shapes checked already, and refuses the file at the first
+        problem. Here: every number (alone, in a list or tuple, or in a float
+        array) is finite. A variant whose maths rests on more (a curve's
+        parameters, column means) adds its own and calls ``super()``.
+        """
+        problems = {}
+        params = self._get_param_names()
+        for name, value in vars(self).items():
+            if name in params:
+                continue
+            parts = value if isinstance(value, (list, tuple)) else [value]
+            numbers = [
+                np.asarray(part, dtype=np.float64)
+                for part in parts
+                if isinstance(part, Real) and not isinstance(part, bool)
+                or isinstance(part, np.ndarray) and part.dtype.kind == "f"
+            ]
+            if not all(np.isfinite(number).all() for number in numbers):
+                problems[name] = "must hold finite numbers only"
+        return problems
 
     @abstractmethod
     def _build_module(self, n_features):

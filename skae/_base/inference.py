@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .._utils.runtime import as_tensor, torch_threads
+from .._utils.warnings import warn
 from .input import as_float32
 
 #: Rows per inference batch: bounds the extra memory of transform & co. to a
@@ -54,7 +55,23 @@ class BatchedInference:
                 stop = start + rows
                 batch = as_tensor(X[start:stop]).to(device=device, dtype=dtype)
                 out[start:stop] = fn(module, batch).cpu().numpy()
+        self._warn_if_not_finite(X, out)
         return out
+
+    def _warn_if_not_finite(self, X, out):
+        # Values far beyond the training data's scale (1e308, say) overflow
+        # the network's arithmetic; the NaN or inf they give would otherwise
+        # surface far from their cause.
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        if bad.any():
+            warn(
+                f"{type(self).__name__} computed non-finite values for "
+                f"{bad.sum()} of {len(out)} rows, whose inputs reach "
+                f"{np.abs(X[bad]).max():.3g}: beyond what the network's "
+                "arithmetic holds. Scale X as the training data was (the same "
+                "StandardScaler or MinMaxScaler, in a Pipeline).",
+                RuntimeWarning,
+            )
 
     def _check_inference_range(self, X, dtype, device):
         # Accelerators infer in float32 (see _inference_module), where values

@@ -275,6 +275,7 @@ def load(path, device=None):
             )
     if not fitted:
         return estimator
+    _check_stored_values(estimator, path)
 
     description = entry(header, "net", dict, path)
     check_net_description(description, attributes, path)
@@ -288,6 +289,17 @@ def load(path, device=None):
     tensors = load_file(path, device=str(device))
     estimator.net_ = rebuild_net(estimator, description, tensors, device, path)
     return estimator
+
+
+def _check_stored_values(estimator, path):
+    """The estimator's own check of its fitted values (see BaseAutoEncoder)."""
+    try:
+        problems = estimator._stored_value_problems()
+    except (ValueError, TypeError) as exc:
+        message = f"do not describe a model skae fits: {exc}"
+        raise invalid(path, "params", message) from exc
+    for name, problem in problems.items():
+        raise invalid(path, f"attributes.{name}", f"{problem}; the file was edited.")
 
 
 def _decoded(header, key, path):

@@ -1,22 +1,15 @@
 """build_net: scikit-learn style training parameters in, an initialized net out."""
 
-import sys
-
 import torch
 from skorch.callbacks import PrintLog
 from skorch.dataset import ValidSplit
 from skorch.utils import noop
-from tqdm import tqdm
 
 from .._utils.runtime import fused_adam_supported
 from .callbacks import DivergenceCheck, EpochProgressBar, TrimBatchHistory
 from .early_stopping import RelativeEarlyStopping
 from .net import AutoEncoderNet
-
-
-def _write_beside_bar(text):
-    """Print ``text`` on stderr, above a progress bar if one is drawn there."""
-    tqdm.write(text, file=sys.stderr)
+from .output import LineSink
 
 
 def build_net(
@@ -50,8 +43,11 @@ def build_net(
     it restores have the last word.
     """
     # verbose=1 draws a progress bar on stderr, verbose>=2 prints a table per
-    # epoch on stdout; messages go where the bar or the table goes.
-    sink = noop if not verbose else print if verbose >= 2 else _write_beside_bar
+    # epoch on stdout; messages go where the bar or the table goes, and
+    # nowhere when that stream is missing or closed.
+    sink = noop
+    if verbose:
+        sink = LineSink("stdout") if verbose >= 2 else LineSink("stderr", True)
     monitor = "valid_loss" if early_stopping else "train_loss"
     callbacks = [
         ("divergence", DivergenceCheck()),
@@ -73,7 +69,7 @@ def build_net(
         ),
     ]
     if verbose >= 2:
-        callbacks.append(("print_log", PrintLog()))
+        callbacks.append(("print_log", PrintLog(sink=sink)))
     callbacks.append(("trim_history", TrimBatchHistory()))
 
     device_type = torch.device(device).type

@@ -3,13 +3,14 @@ learning-rate decay, weight averaging."""
 
 import math
 import os
-import sys
 from functools import partial
 
 import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
+
+from .output import is_terminal, usable_stream
 
 
 class DivergenceCheck(Callback):
@@ -41,20 +42,23 @@ class EpochProgressBar(Callback):
     skorch's ``ProgressBar`` counts the batches of one epoch; a fit is
     watched by its epochs. Drawn on stderr only when it is a terminal, so
     that CI logs and joblib workers stay quiet, unless the environment
-    variable ``SKAE_PROGRESS_BAR`` is ``1`` (always) or ``0`` (never).
+    variable ``SKAE_PROGRESS_BAR`` is ``1`` (always) or ``0`` (never); and
+    never when stderr is missing or closed (see ``output.py``).
     """
 
     def on_train_begin(self, net, **kwargs):
         self.on_train_end(net)  # a bar left open by a failed call
         forced = os.environ.get("SKAE_PROGRESS_BAR", "")
+        stream = usable_stream("stderr")
+        drawn = is_terminal(stream) if forced not in ("0", "1") else forced == "1"
         # A terminal that reports no size (a fresh pseudo-terminal) gets an
         # empty line from tqdm, which measures 0 columns and 0 rows.
-        size = (None, None) if _stderr_width() else (80, 24)
+        size = (None, None) if _width(stream) else (80, 24)
         self.bar_ = tqdm(
             total=net.max_epochs,
             unit="epoch",
-            file=sys.stderr,
-            disable=None if forced not in ("0", "1") else forced == "0",
+            file=stream,
+            disable=stream is None or not drawn,
             ncols=size[0],
             nrows=size[1],
         )
@@ -80,9 +84,9 @@ class EpochProgressBar(Callback):
         return {**self.__dict__, "bar_": None}
 
 
-def _stderr_width():
+def _width(stream):
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):
         return 0
 

@@ -15,12 +15,17 @@ from skl2onnx.common.data_types import (
 )
 from skl2onnx.common.exceptions import MissingShapeCalculator
 from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 import skae
 
 from .._base.base import BaseAutoEncoder
+from .._imputer import AutoEncoderImputer
 from .graph import BATCH_FUNCTIONS, MIN_OPSET, export_method, splice
+from .imputer import imputer_transform
 
 #: The estimators whose ``transform`` runs their module's ``_encode_batch``
 #: (and ``inverse_transform`` its ``_decode_batch``), which is what is
@@ -35,6 +40,7 @@ EXPORTED = frozenset(
         "VariationalAutoEncoder",
         "ConvAutoEncoder",
         "UMAPAutoEncoder",
+        "AutoEncoderImputer",
     }
 )
 
@@ -42,10 +48,10 @@ EXPORTED = frozenset(
 def _check_exportable(estimator):
     name = type(estimator).__name__
     if name not in EXPORTED:
-        raise NotImplementedError(
-            f"ONNX export of {name} is not implemented: skae exports the "
-            f"encoder and decoder of {', '.join(sorted(EXPORTED))}. Leave the "
-            f"{name} out of the exported model."
+        raise TypeError(
+            f"ONNX export of {name} is not implemented: skae exports "
+            f"{', '.join(sorted(EXPORTED))}. Leave the {name} out of the "
+            "exported model."
         )
     check_is_fitted(
         estimator,
@@ -66,7 +72,9 @@ def _shape_calculator(operator):
             f"{type(source.type).__name__} input. Cast the data to float32."
         )
     n_rows = source.type.shape[0] if source.type.shape else None
-    operator.outputs[0].type = type(source.type)([n_rows, estimator._n_features_out])
+    # transform's width: the codes, or an imputer's kept and indicator columns.
+    n_out = len(estimator.get_feature_names_out())
+    operator.outputs[0].type = type(source.type)([n_rows, n_out])
 
 
 def _converter(scope, operator, container):
@@ -78,7 +86,10 @@ def _converter(scope, operator, container):
             f"which writes opset {MIN_OPSET} or later, but target_opset={opset}. "
             f"Pass target_opset={MIN_OPSET} or more (or None)."
         )
-    graph = export_method(estimator, "transform", estimator.n_features_in_, opset)
+    fn = None
+    if isinstance(estimator, AutoEncoderImputer):
+        fn = imputer_transform(estimator)
+    graph = export_method(estimator, "transform", estimator.n_features_in_, opset, fn)
     source, result = operator.inputs[0], operator.outputs[0]
     name, output = source.full_name, result.full_name
     double = isinstance(source.type, DoubleTensorType)
@@ -117,11 +128,53 @@ def _register():
 
 
 def _estimators(model):
-    """``model`` and every estimator nested in it."""
+    """``model`` and every fitted estimator in it: what skl2onnx converts.
+
+    A Pipeline and a FeatureUnion hold their fitted steps; a
+    ColumnTransformer fits clones (``transformers_``), a search its
+    ``best_estimator_``, other meta-estimators attributes ending in ``_``.
+    ``get_params`` would give the unfitted templates instead.
+    """
     yield model
-    for value in model.get_params(deep=True).values():
-        if isinstance(value, BaseEstimator):
-            yield value
+    if isinstance(model, Pipeline):
+        parts = [step for _, step in model.steps]
+    elif isinstance(model, FeatureUnion):
+        parts = [part for _, part in model.transformer_list]
+    elif isinstance(model, BaseAutoEncoder):
+        parts = []
+    else:
+        try:
+            check_is_fitted(model)
+            items = [v for k, v in vars(model).items() if _fitted_name(k)]
+        except NotFittedError:
+            # Its templates, whose skae parts then say they are not fitted.
+            items = list(model.get_params(deep=False).values())
+        parts = []
+        for value in items:
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                # ColumnTransformer's (name, transformer, columns) triples.
+                parts += item if isinstance(item, tuple) else [item]
+    for part in parts:
+        if isinstance(part, BaseEstimator):
+            yield from _estimators(part)
+
+
+def _fitted_name(name):
+    return name.endswith("_") and not name.startswith("_")
+
+
+def _unwrapped(model):
+    """A fitted search's ``best_estimator_`` (skl2onnx converts it), else ``model``."""
+    if isinstance(model, BaseSearchCV):
+        check_is_fitted(model)
+        if not hasattr(model, "best_estimator_"):
+            raise TypeError(
+                f"This {type(model).__name__} was fitted with refit=False: it "
+                "holds no fitted estimator to export. Fit it with refit=True, "
+                "or export a model fitted with its best_params_."
+            )
+        return model.best_estimator_
+    return model
 
 
 def _convert(model, X_sample, *, method="transform", target_opset=None):
@@ -138,6 +191,7 @@ def _convert(model, X_sample, *, method="transform", target_opset=None):
             f"the data (it sets the graph's input type), got a {X_sample.ndim}-D "
             f"{X_sample.dtype} array."
         )
+    model = _unwrapped(model)
     for estimator in _estimators(model):
         if isinstance(estimator, BaseAutoEncoder):
             _check_exportable(estimator)
@@ -166,8 +220,10 @@ def _convert(model, X_sample, *, method="transform", target_opset=None):
             target_opset=target_opset,
             options=options or None,
         )
-    except MissingShapeCalculator as exc:
-        # skl2onnx's first line names the type; the rest is a how-to page.
+    except (MissingShapeCalculator, RuntimeError, NotImplementedError) as exc:
+        # A type with no converter, or a converter refusing its settings
+        # (FunctionTransformer's RuntimeError). skl2onnx's first line names
+        # the type; the rest is a how-to page.
         reason = str(exc).splitlines()[0]
         raise TypeError(
             f"skl2onnx cannot convert a part of this {type(model).__name__}: "
@@ -188,6 +244,8 @@ def _convert_method(model, X_sample, method, target_opset):
         raise ValueError(
             f"method must be one of {sorted(BATCH_FUNCTIONS)}, got {method!r}."
         )
+    if isinstance(model, BaseAutoEncoder) and not hasattr(model, method):
+        raise ValueError(f"{type(model).__name__} has no {method} to export.")
     if not isinstance(model, BaseAutoEncoder):
         raise ValueError(
             f"method={method!r} is available for a skae estimator only, not a "

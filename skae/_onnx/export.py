@@ -4,10 +4,10 @@
 def to_onnx(model, X_sample, *, method="transform", target_opset=None):
     """Convert a fitted skae estimator, or a pipeline holding some, to ONNX.
 
-    The estimator's encoder is exported from its torch module with torch's
-    ONNX exporter and placed in the graph skl2onnx builds for the rest, so
-    ``model`` may be any scikit-learn Pipeline, ColumnTransformer or
-    FeatureUnion whose other steps skl2onnx converts. The first dimension
+    The estimator's ``transform`` is exported from its torch module with
+    torch's ONNX exporter and placed in the graph skl2onnx builds for the
+    rest, so ``model`` may be any scikit-learn Pipeline, ColumnTransformer
+    or FeatureUnion whose other steps skl2onnx converts. The first dimension
     (the number of rows) of the graph's input and outputs is dynamic.
     Needs the ``onnx`` extra: ``pip install "skae[onnx]"``.
 
@@ -16,7 +16,9 @@ def to_onnx(model, X_sample, *, method="transform", target_opset=None):
     model : estimator
         A fitted skae estimator, or a fitted scikit-learn meta-estimator
         (``Pipeline``, ``ColumnTransformer``, ``FeatureUnion`` ...)
-        holding skae estimators.
+        holding skae estimators; the fitted parts are exported (a
+        ColumnTransformer's ``transformers_``). A fitted search
+        (``GridSearchCV`` ...) exports its ``best_estimator_``.
 
     X_sample : ndarray of shape (n_samples, n_features)
         A few rows of the input; only its dtype and number of columns are
@@ -48,7 +50,10 @@ def to_onnx(model, X_sample, *, method="transform", target_opset=None):
     sklearn.exceptions.NotFittedError
         When ``model``, or a skae estimator in it, is not fitted.
     TypeError
-        When a part of ``model`` has no ONNX converter.
+        When a part of ``model`` cannot be converted: a type skl2onnx has no
+        converter for, a converter refusing its settings (a
+        ``FunctionTransformer`` with a function), a search fitted with
+        ``refit=False``.
 
     See Also
     --------
@@ -59,7 +64,9 @@ def to_onnx(model, X_sample, *, method="transform", target_opset=None):
     Importing :mod:`skae.onnx` registers the converters, after which
     ``skl2onnx.to_onnx`` converts pipelines holding skae estimators too. A
     :class:`~skae.VariationalAutoEncoder` exports its posterior mean (its
-    ``transform``).
+    ``transform``); :class:`~skae.AutoEncoderImputer` its whole
+    ``transform`` (the missing mask, the network's values in the holes, the
+    dropped and indicator columns), and has no ``"inverse_transform"``.
 
     Examples
     --------

@@ -40,13 +40,14 @@ class _BoundMethod(nn.Module):
         return self.fn(self.module, x)
 
 
-def export_method(estimator, method, n_inputs, opset):
+def export_method(estimator, method, n_inputs, opset, fn=None):
     """The float32 graph of ``estimator.<method>`` on a batch of ``n_inputs`` columns.
 
-    Returns an ``onnx.ModelProto`` with one input and one output, whose
-    first dimension (the batch) is dynamic.
+    ``fn(module, x)`` computes it, by default the batch function of
+    ``method``. Returns an ``onnx.ModelProto`` with one input and one
+    output, whose first dimension (the batch) is dynamic.
     """
-    fn = getattr(estimator, BATCH_FUNCTIONS[method])
+    fn = fn or getattr(estimator, BATCH_FUNCTIONS[method])
     module = copy.deepcopy(estimator.net_.module_).cpu().float().eval()
     wrapper = _BoundMethod(module, fn).eval()
     # Two rows: the exporter specialises a dimension of size 1 to a constant.

@@ -33,14 +33,31 @@ def find_ab_params(spread, min_dist):
     beyond, on 300 points in ``[0, 3 spread]``, fitted by least squares as in
     umap-learn. Cached: the fit is deterministic and the estimator rebuilds
     its loss from the parameters (when loading, say).
+
+    The target's shape depends on ``min_dist / spread`` alone: the fit runs
+    at ``spread=1``, where it converges for every ratio in [0, 1], and ``a``
+    is rescaled by ``spread^(-2b)``. (Fitted directly, as umap-learn does, a
+    tiny or huge ``spread`` gives a curve rising with distance, ``b < 0``.)
+    For ``spread=1`` this is umap-learn's fit, number for number. Raises
+    ValueError when the rescaled ``a`` leaves float64's range.
     """
 
     def curve(x, a, b):
         return 1.0 / (1.0 + a * x ** (2 * b))
 
-    xv = np.linspace(0, spread * 3, 300)
-    yv = np.where(xv < min_dist, 1.0, np.exp(-(xv - min_dist) / spread))
+    ratio = min_dist / spread
+    xv = np.linspace(0, 3.0, 300)
+    yv = np.where(xv < ratio, 1.0, np.exp(-(xv - ratio)))
     (a, b), _ = curve_fit(curve, xv, yv)
+    with np.errstate(over="ignore", divide="ignore"):
+        a = a * spread ** (-2 * b)
+    if not (np.isfinite(a) and a > 0 and b > 0):
+        raise ValueError(
+            f"spread={spread!r} and min_dist={min_dist!r} give UMAP's curve "
+            f"1 / (1 + a d^(2b)) a={a:.3g}, b={b:.3g}, outside float64's "
+            "range. Scale spread and min_dist towards 1 (the codes' scale "
+            "follows them)."
+        )
     return float(a), float(b)
 
 

@@ -110,3 +110,16 @@ def inherit_docs(parent, exclude=()):
         return cls
 
     return decorate
+
+
+def docs_root(version):
+    """The root of skae ``version``'s documentation on Read the Docs.
+
+    As scikit-learn's HTML repr links to the docs of the installed version, a
+    release links to its own (Read the Docs builds one per release tag,
+    named as the version: see ``.readthedocs.yaml``); a development or
+    local build (``0.2.0.dev0``, ``0.1.0+g1234``) to ``latest``, built from
+    the default branch.
+    """
+    slug = version if re.fullmatch(r"\d+(\.\d+)*", version) else "latest"
+    return f"https://skae.readthedocs.io/en/{slug}/"
