@@ -182,6 +182,11 @@ default=None
                 f"{n_samples}; pass one target per row of X."
             )
         continuous = y.dtype.kind == "f"
+        if continuous and not np.isfinite(y).all():
+            raise ValueError(
+                f"y contains NaN or infinity; {name} needs a target for every "
+                "row (class labels mark a row without one with -1)."
+            )
         if continuous and self._needs_classes and _whole(y):
             continuous = False
         if continuous:
@@ -202,11 +207,6 @@ default=None
                 f"{name} takes class labels as a 1-D y, got shape {y.shape}. "
                 "Pass one label per row, or a float y for a continuous target."
             )
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError(
-                f"y contains NaN or infinity; {name} needs a label per row "
-                "(-1 for none)."
-            )
         unlabelled = y == -1 if y.dtype.kind in "iuf" else np.zeros(len(y), bool)
         try:
             classes = np.unique(y[~unlabelled])
@@ -223,11 +223,16 @@ default=None
                 )
             if len(classes) < 2:
                 raise ValueError(
-                    f"y holds a single class ({classes[0]!r}); {name} needs at "
-                    "least two to shape the codes. Fit without y, or pass "
-                    "rows of other classes."
+                    f"y holds one class ({classes.tolist()[0]!r}); {name} "
+                    "needs at least two to shape the codes. Fit without y, or "
+                    "pass rows of other classes."
                 )
-            self.classes_ = classes
+            # Strings as Python str objects, which skae.save stores (a
+            # fixed-width unicode dtype it refuses, as any dtype whose size
+            # the file would choose).
+            self.classes_ = (
+                classes.astype(object) if classes.dtype.kind in "US" else classes
+            )
         else:
             unseen = np.setdiff1d(classes, self.classes_)
             if len(unseen):
