@@ -8,12 +8,13 @@ from threadpoolctl import threadpool_limits
 
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.modules import dense_autoencoder
 from ._nn.residual import ResidualAutoEncoderModule
 
 
-class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
+class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Fully connected autoencoder, a non-linear drop-in for PCA.
 
     An encoder network maps each sample to ``n_components`` numbers (the
@@ -41,6 +42,19 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
           ``early_stopping=True`` the PCA start counts as epoch 0 and is kept
           when no epoch beats it on the validation data.
         - ``"random"``: a plain encoder-decoder network with random weights.
+
+    target_weight : float in [0, 1] or None, default=None
+        How much ``y``, when given to ``fit``, shapes the codes: a linear
+        head on the code is trained on ``y`` with the loss
+        ``(1 - target_weight) * reconstruction + target_weight * label loss``.
+        Class labels (ints, strings, booleans) get a softmax head and its
+        cross-entropy, a label of -1 marking a row without one, which trains
+        the reconstruction only (semi-supervised codes); a float target (1-D
+        or 2-D) a linear head on its standardised values and their squared
+        error. ``None`` ignores ``y``, as PCA does, so that a
+        :class:`~sklearn.pipeline.Pipeline` never turns supervised by
+        surprise. 0.5 to 0.9 suits codes for a downstream classifier; see
+        the user guide's "Supervised and semi-supervised codes".
 
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers, from the input towards the
@@ -188,6 +202,19 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Device the fitted model lives on: where it was trained, or the CPU
         after unpickling.
 
+    classes_ : ndarray of shape (n_classes,)
+        The classes the label head was trained on (sorted; -1 marks no
+        class and is not one), when ``target_weight`` is set and ``fit`` got
+        class labels.
+
+    target_mean_ : ndarray of shape (n_targets,)
+        Mean of each column of a float ``y``, when ``target_weight`` is set
+        and ``fit`` got one: the head trains on the standardised target.
+
+    target_scale_ : ndarray of shape (n_targets,)
+        Standard deviation of each column of that ``y`` (1 for a constant
+        one).
+
     See Also
     --------
     sklearn.decomposition.PCA : The linear counterpart; faster, and as good
@@ -237,6 +264,7 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         **DENSE_CONSTRAINTS,
         "init": [StrOptions({"pca", "random"})],
+        **LABEL_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
     }
 
@@ -245,6 +273,7 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         n_components=2,
         *,
         init="pca",
+        target_weight=None,
         hidden_layer_sizes=(128,),
         activation="relu",
         dropout=0.0,
@@ -267,6 +296,7 @@ class AutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     ):
         self.n_components = n_components
         self.init = init
+        self.target_weight = target_weight
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from ._autoencoder import AutoEncoder
 from ._base.base import BaseAutoEncoder
 from ._base.constraints import Count, is_bool, positive_ints
+from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
 from ._base.noise import NOISE_CONSTRAINTS, DenoisingMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.conv import conv_autoencoder
@@ -16,7 +17,7 @@ from ._utils.warnings import warn
 
 
 @inherit_docs(AutoEncoder, exclude=("init", "hidden_layer_sizes", "dropout"))
-class ConvAutoEncoder(SamplingMixin, DenoisingMixin, BaseAutoEncoder):
+class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncoder):
     """Convolutional autoencoder for images, optionally trained to denoise.
 
     Takes the usual 2-D ``X`` of shape (n_samples, n_pixels), one flattened
@@ -148,6 +149,7 @@ class ConvAutoEncoder(SamplingMixin, DenoisingMixin, BaseAutoEncoder):
         "image_shape": [StrOptions({"auto"}), "array-like"],
         "channels": ["array-like", Count(1)],
         "kernel_size": [Count(2)],
+        **LABEL_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
     }
 
@@ -160,6 +162,7 @@ class ConvAutoEncoder(SamplingMixin, DenoisingMixin, BaseAutoEncoder):
         kernel_size=3,
         noise=None,
         noise_level=0.1,
+        target_weight=None,
         activation="relu",
         alpha=0.0,
         batch_size="auto",
@@ -184,6 +187,7 @@ class ConvAutoEncoder(SamplingMixin, DenoisingMixin, BaseAutoEncoder):
         self.kernel_size = kernel_size
         self.noise = noise
         self.noise_level = noise_level
+        self.target_weight = target_weight
         self.activation = activation
         self.alpha = alpha
         self.batch_size = batch_size

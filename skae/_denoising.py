@@ -91,6 +91,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         noise="gaussian",
         noise_level=0.1,
         init="pca",
+        target_weight=None,
         hidden_layer_sizes=(128,),
         activation="relu",
         dropout=0.0,
@@ -114,6 +115,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         super().__init__(
             n_components,
             init=init,
+            target_weight=target_weight,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             dropout=dropout,

@@ -18,7 +18,10 @@ from ._nn.sparse import Standardize, TopK
 from ._utils.docs import inherit_docs
 
 
-@inherit_docs(AutoEncoder, exclude=("init",))
+@inherit_docs(
+    AutoEncoder,
+    exclude=("init", "target_weight", "classes_", "target_mean_", "target_scale_"),
+)
 class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Autoencoder whose non-negative code has few active units per sample.
 

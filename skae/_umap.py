@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import AutoEncoder, pca_start
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
+from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._net import LinearDecay
 from ._nn.losses import UMAPLoss
@@ -28,8 +29,8 @@ from ._utils.warnings import warn
 PCA_START_SCALE = 3.0
 
 
-@inherit_docs(AutoEncoder, exclude=("early_stopping",))
-class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
+@inherit_docs(AutoEncoder, exclude=("early_stopping", "target_mean_", "target_scale_"))
+class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
     """Parametric UMAP with a decoder: neighbour-keeping codes that invert.
 
     ``fit`` builds UMAP's fuzzy graph of the ``n_neighbors`` nearest
@@ -77,13 +78,18 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     target_weight : float in [0, 1] or None, default=None
         How much the class labels passed to ``fit`` as ``y`` shape the
-        graph, as in umap-learn's supervised UMAP: an edge between rows of
-        different classes is weakened by ``exp(-2.5 / (1 - target_weight))``
-        (cut at 1), so that classes form clusters of their own; a label of
-        -1 marks a row without a class. ``None`` ignores ``y``, as PCA does.
-        umap-learn uses ``y`` whenever it is given, as it is in a
+        codes, in two ways. The graph, as in umap-learn's supervised UMAP:
+        an edge between rows of different classes is weakened by
+        ``exp(-2.5 / (1 - target_weight))`` (cut at 1), so that classes form
+        clusters of their own. And a softmax head on the code, as in the
+        other estimators: the loss is ``(1 - target_weight)`` times UMAP's
+        plus ``target_weight`` times the head's cross-entropy over the
+        labelled rows of each batch. A label of -1 marks a row without a
+        class. ``None`` ignores ``y``, as PCA does. umap-learn uses ``y``
+        whenever it is given, as it is in a
         :class:`~sklearn.pipeline.Pipeline`, with a weight of 0.5: set 0.5
-        for the same.
+        for the same. Changing it refuses a warm start (the head is part of
+        the network).
 
     reconstruction_weight : float, default=0.1
         Weight of the mean squared reconstruction error in the loss; 0 trains
@@ -190,16 +196,19 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         "spread": [Interval(Real, 0, None, closed="neither")],
         "metric": [StrOptions(set(umap_params.METRICS))],
         "negative_sample_rate": [Interval(Integral, 0, None, closed="left")],
-        "target_weight": [Interval(Real, 0, 1, closed="both"), None],
+        **LABEL_CONSTRAINTS,
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "init": [StrOptions({"pca", "random"})],
         **SAMPLING_CONSTRAINTS,
     }
 
     _max_iter_is_a_budget = True
+    # Batches are graph edges; the supervised graph needs class labels.
+    _batches_index_rows = True
+    _needs_classes = True
 
     # The graph is rebuilt from the data at every fit or partial_fit call.
-    _warm_start_params = frozenset({"n_neighbors", "metric", "target_weight"})
+    _warm_start_params = frozenset({"n_neighbors", "metric"})
 
     @umap_params.umap_learn_names
     def __init__(
@@ -263,50 +272,6 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.latent_density = latent_density
         self.calibrate_samples = calibrate_samples
 
-    def fit(self, X, y=None):
-        """Train the encoder and decoder on ``X``'s neighbour graph.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. Converted to float32 for training.
-        y : array-like of shape (n_samples,), default=None
-            Class labels (-1 for a row without one), used only when
-            ``target_weight`` is set.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._with_labels(super().fit, X, y)
-
-    def partial_fit(self, X, y=None):
-        """Train for one epoch on the neighbour graph of ``X``, a chunk.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            A chunk of training data.
-        y : array-like of shape (n_samples,), default=None
-            The chunk's class labels, used only when ``target_weight`` is set.
-
-        Returns
-        -------
-        self : object
-            The updated estimator.
-        """
-        return self._with_labels(super().partial_fit, X, y)
-
-    def _with_labels(self, method, X, y):
-        # The base's fit validates X, then builds the graph in _prepare,
-        # which reads the labels from here; dropped whatever happens.
-        self._fit_labels = y
-        try:
-            return method(X, y)
-        finally:
-            vars(self).pop("_fit_labels", None)
-
     # ------------------------------------------------------- the base's hooks
 
     def _check_params(self):
@@ -315,6 +280,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _prepare(self, X, resume):
         umap_params.check_metric_data(self.metric, X)
+        super()._prepare(X, resume)
         if not resume:
             self.a_, self.b_ = find_ab_params(float(self.spread), float(self.min_dist))
         # Built here rather than in _training_data, so that its warning points
@@ -357,14 +323,17 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
             X, self.n_components, lambda: int(self._draw_seeds(1)[0])
         )
         scale = scale / PCA_START_SCALE
-        module.autoencoder.start_from_pca(
+        module.start_from_pca(
             torch.from_numpy(mean),
             torch.from_numpy(components),
             torch.from_numpy(scale),
         )
 
-    @contextlib.contextmanager
     def _training_data(self, module, X):
+        return self._labelled(module, self._edge_data(module, X))
+
+    @contextlib.contextmanager
+    def _edge_data(self, module, X):
         edges = vars(self).pop("_fit_edges")
         device = next(module.parameters()).device
         module.lend_rows(torch.from_numpy(np.ascontiguousarray(X)).to(device))
@@ -391,7 +360,7 @@ class UMAPAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         # A fifth seed: the first four build the net (see _initialize_net).
         seed = self._draw_seeds(5)[-1]
         labels = far_dist = None
-        y = getattr(self, "_fit_labels", None)  # dropped by _with_labels
+        y = getattr(self, "_fit_labels", None)  # dropped by LabelsMixin
         if y is not None and self.target_weight is not None:
             labels = class_codes(y, n_samples)
             far_dist = far_distance(self.target_weight)

@@ -24,7 +24,10 @@ from ._utils.docs import inherit_docs
 MIN_NOISE_VARIANCE = 1e-30
 
 
-@inherit_docs(AutoEncoder, exclude=("init",))
+@inherit_docs(
+    AutoEncoder,
+    exclude=("init", "target_weight", "classes_", "target_mean_", "target_scale_"),
+)
 class VariationalAutoEncoder(
     SamplingMixin, LikelihoodScores, DenseMixin, BaseAutoEncoder
 ):

@@ -105,7 +105,16 @@ ESTIMATORS = [
     ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),
     AutoEncoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
     UMAPAutoEncoder(n_neighbors=5, hidden_layer_sizes=(8,), batch_size=32, max_iter=5),
-    # Supervised: the checks pass y, which then shapes the graph.
+    # Supervised: the checks pass y (class labels, or floats), which the
+    # label head trains on.
+    AutoEncoder(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=20, target_weight=0.5
+    ),
+    DenoisingAutoEncoder(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=20, target_weight=0.5
+    ),
+    ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20, target_weight=0.5),
+    # Supervised: the checks pass y, which then shapes the graph and the head.
     UMAPAutoEncoder(
         n_neighbors=5,
         hidden_layer_sizes=(8,),

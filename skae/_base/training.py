@@ -106,13 +106,13 @@ class TrainingMixin:
         # torch's layer constructors draw a default initialisation from the
         # global generator; fork_rng puts that state back untouched.
         with torch.random.fork_rng(devices=[]):
-            module = self._build_module(n_features)
+            module = self._network_module(n_features)
         reset_parameters(module, make_generator(init_seed))
         attach_generator(module, make_generator(noise_seed, device))
 
         return build_net(
             module,
-            self._build_criterion(),
+            self._network_criterion(),
             device=device,
             batch_size=batch_size,
             learning_rate_init=self.learning_rate_init,
@@ -128,6 +128,15 @@ class TrainingMixin:
             verbose=self.verbose,
             extra_callbacks=self._training_callbacks(),
         )
+
+    def _network_module(self, n_features):
+        """The module the net trains: the variant's, unless a mixin (a label
+        head) extends it."""
+        return self._build_module(n_features)
+
+    def _network_criterion(self):
+        """The net's loss: the variant's, unless a mixin extends it."""
+        return self._build_criterion()
 
     def _n_epochs(self, n_samples, batch_size):
         """Epochs ``fit`` trains for on ``n_samples`` rows: ``max_iter`` by default.

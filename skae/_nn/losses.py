@@ -272,3 +272,51 @@ class UMAPLoss(nn.Module):
             return cross_entropy
         reconstruction = F.mse_loss(output.reconstruction, output.x)
         return cross_entropy + self.reconstruction_weight * reconstruction
+
+
+def class_cross_entropy(logits, target):
+    """Mean cross-entropy over the rows with a class (``target >= 0``).
+
+    ``target`` is one column of class indices (as floats), -1 for a row
+    without a class, which counts for nothing; a batch without any class
+    gives 0, not NaN.
+    """
+    classes = target[:, 0].long()
+    labelled = classes >= 0
+    losses = F.cross_entropy(logits, classes.clamp_min(0), reduction="none")
+    return (losses * labelled).sum() / labelled.sum().clamp_min(1)
+
+
+class LabelLoss(nn.Module):
+    """``(1 - weight) * criterion + weight * label loss``, for a label head.
+
+    For :class:`~skae._nn.labels.LabelOutput`: ``criterion`` (the
+    variant's own loss) scores the wrapped module's output; the label loss
+    is the head's cross-entropy against class indices (``classes=True``,
+    see :func:`class_cross_entropy`) or its mean squared error against
+    standardised targets. With ``n_features``, the batch holds packed rows
+    ``[x | target]`` and ``criterion`` sees ``x`` only; without it, the
+    batch is what the wrapped module trains on (UMAP's edges).
+    """
+
+    def __init__(self, criterion, weight, classes, n_features=None):
+        super().__init__()
+        self.criterion = criterion
+        self.weight = weight
+        self.classes = classes
+        self.n_features = n_features
+
+    def set_epoch(self, epoch):
+        set_epoch = getattr(self.criterion, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+
+    def forward(self, output, batch):
+        if self.n_features is not None:
+            batch = batch[:, : self.n_features]
+        loss = self.criterion(output.output, batch)
+        if self.classes:
+            label = class_cross_entropy(output.prediction, output.target)
+        else:
+            label = F.mse_loss(output.prediction, output.target)
+        return (1 - self.weight) * loss + self.weight * label

@@ -55,6 +55,10 @@ class EdgeAutoEncoderModule(nn.Module):
         from nothing again with ``None``."""
         self.rows = rows
 
+    def start_from_pca(self, mean, components, scale=None):
+        """The wrapped autoencoder's PCA start."""
+        self.autoencoder.start_from_pca(mean, components, scale)
+
     def encode(self, x):
         return self.autoencoder.encode(x)
 

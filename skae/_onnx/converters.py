@@ -6,6 +6,8 @@ imported by :mod:`skae.onnx` and by the first call of :func:`skae.to_onnx`,
 never by ``import skae``.
 """
 
+import json
+
 import numpy as np
 import onnx
 from skl2onnx import convert_sklearn, update_registered_converter
@@ -179,6 +181,28 @@ def _unwrapped(model):
 
 def _convert(model, X_sample, *, method="transform", target_opset=None):
     """The body of :func:`skae.to_onnx`, once onnx is importable."""
+    onx = _convert_graph(model, X_sample, method, target_opset)
+    if isinstance(model, BaseAutoEncoder):
+        _store_head(model, onx)
+    return onx
+
+
+#: Fitted attributes describing a label head (``target_weight``), which a
+#: graph of transform does not compute but a user of the graph may need.
+HEAD_ATTRIBUTES = ("classes_", "target_mean_", "target_scale_")
+
+
+def _store_head(estimator, onx):
+    """Write what the label head learnt into the graph's metadata, as JSON
+    lists under ``skae.<attribute>``."""
+    for name in HEAD_ATTRIBUTES:
+        value = getattr(estimator, name, None)
+        if value is not None:
+            entry = onx.metadata_props.add()
+            entry.key, entry.value = f"skae.{name}", json.dumps(value.tolist())
+
+
+def _convert_graph(model, X_sample, method, target_opset):
     if not isinstance(model, BaseEstimator):
         raise TypeError(
             f"to_onnx converts a fitted skae estimator or a scikit-learn "

@@ -32,9 +32,9 @@ FORMAT_NAME = "skae"
 #: Bumped whenever a change would make older readers misread newer files.
 #: 2: the latent density behind ``sample`` (``latent_density``).
 #: 3: a calibration map per mixture component (``component_quantiles``).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Older versions :func:`load` still reads (see upgrade.py).
-OLDER_FORMAT_VERSIONS = (1, 2)
+OLDER_FORMAT_VERSIONS = (1, 2, 3)
 HEADER_KEY = "skae"
 
 
@@ -230,8 +230,8 @@ def check_shapes(estimator, shapes, path, prefixes):
     try:
         with torch.device("meta"), torch.random.fork_rng(devices=[]):
             parts = {
-                prefixes["module"]: estimator._build_module(estimator.n_features_in_),
-                prefixes["criterion"]: estimator._build_criterion(),
+                prefixes["module"]: estimator._network_module(estimator.n_features_in_),
+                prefixes["criterion"]: estimator._network_criterion(),
             }
     except (InvalidParameterError, ValueError, TypeError, RuntimeError) as exc:
         raise invalid(

@@ -17,7 +17,33 @@ def upgrade_header(header, version):
         _from_version_1(header)
     if version in (1, 2):
         _from_version_2(header)
+    if version in (1, 2, 3):
+        _from_version_3(header)
     return header
+
+
+#: Format 3 had no label head: of these, only UMAPAutoEncoder took
+#: ``target_weight`` (for its graph, and a warm start could change it). The
+#: others ignored ``y``, which ``target_weight=None`` still does.
+_TARGET_WEIGHT_SINCE_FORMAT_4 = frozenset(
+    {"AutoEncoder", "DenoisingAutoEncoder", "ConvAutoEncoder"}
+)
+
+
+def _from_version_3(header):
+    name = header.get("class")
+    if name not in {*_TARGET_WEIGHT_SINCE_FORMAT_4, "UMAPAutoEncoder"}:
+        return
+    params = _tagged_dict(header.get("params"))
+    if params is None:
+        return
+    params.setdefault("target_weight", None)
+    # target_weight now describes the network (its head): the networks in
+    # these files were built without one, whatever the parameter says.
+    attributes = _tagged_dict(header.get("attributes"))
+    built = _tagged_dict((attributes or {}).get("_built_with"))
+    if built is not None:
+        built.setdefault("target_weight", params["target_weight"])
 
 
 # Format 1 had no latent density: only VariationalAutoEncoder could sample,
@@ -80,10 +106,24 @@ def upgrade_pickled_state(name, state, fitted):
 
     Pickles written before ``latent_density`` existed lack the parameter,
     and ``get_params`` (so ``clone``, ``repr``, a search) would fail on them:
-    they get what format 1 files get. Densities pickled before
+    they get what format 1 files get; those from before the label head get
+    ``target_weight=None``, as files before format 4 do. Densities pickled before
     per-component calibration maps keep the map of all rows, as format 2
     files do.
     """
+    if name in _TARGET_WEIGHT_SINCE_FORMAT_4 and "target_weight" not in state:
+        # Pickled before the label head: y was ignored, as None does.
+        state = {"target_weight": None, **state}
+    built = state.get("_built_with")
+    if (
+        name in {*_TARGET_WEIGHT_SINCE_FORMAT_4, "UMAPAutoEncoder"}
+        and isinstance(built, dict)
+        and "target_weight" not in built
+    ):
+        state = {
+            **state,
+            "_built_with": {**built, "target_weight": state.get("target_weight")},
+        }
     density = state.get("_latent_density")
     if isinstance(density, dict) and "component_quantiles" not in density:
         # Pickled before per-component calibration maps: the map of all rows.

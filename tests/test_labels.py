@@ -1,0 +1,347 @@
+"""target_weight: the label head, its targets, and what it leaves alone."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+import skae
+from skae import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, UMAPAutoEncoder
+from skae._nn.labels import LabelledModule
+from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
+from skae._nn.modules import InputNoise, dense_autoencoder
+
+SUPERVISED = [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder, UMAPAutoEncoder]
+SMALL = {
+    "AutoEncoder": {"hidden_layer_sizes": (16,)},
+    "DenoisingAutoEncoder": {"hidden_layer_sizes": (16,), "noise_level": 0.3},
+    "ConvAutoEncoder": {"channels": (4,), "image_shape": (8, 8)},
+    "UMAPAutoEncoder": {"hidden_layer_sizes": (16,), "n_neighbors": 5},
+}
+parametrize_supervised = pytest.mark.parametrize(
+    "cls", SUPERVISED, ids=[cls.__name__ for cls in SUPERVISED]
+)
+
+
+def small(cls, **params):
+    defaults = {"max_iter": 3, "random_state": 0, "early_stopping": False}
+    return cls(**{**defaults, **SMALL[cls.__name__], **params})
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X[:300]).astype(np.float32), y[:300]
+
+
+# ------------------------------------------------------------ the default
+
+
+@parametrize_supervised
+def test_without_target_weight_y_changes_nothing(digits, cls):
+    X, y = digits
+    with_y = small(cls).fit(X, y)
+    without = small(cls).fit(X)
+    assert_array_equal(with_y.transform(X), without.transform(X))
+    assert with_y.loss_curve_ == without.loss_curve_
+    assert not hasattr(with_y, "classes_")
+    assert not isinstance(with_y.net_.module_, LabelledModule)
+
+
+@parametrize_supervised
+def test_target_weight_without_y_trains_without_a_head(digits, cls):
+    X, _ = digits
+    model = small(cls, target_weight=0.5).fit(X)
+    plain = small(cls).fit(X)
+    assert_array_equal(model.transform(X), plain.transform(X))
+    assert not hasattr(model, "classes_")
+
+
+# ------------------------------------------------------------ what it learns
+
+
+# UMAPAutoEncoder's held-out codes of 200 rows gain nothing measurable from
+# labels (its graph's clusters overfit, as supervised UMAP's do); its head
+# is measured on all the digits by benchmarks/bench_supervised.py.
+@pytest.mark.parametrize(
+    "cls",
+    [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder],
+    ids=lambda cls: cls.__name__,
+)
+def test_labels_shape_held_out_codes(digits, cls):
+    X, y = digits
+    train, test = slice(0, 200), slice(200, None)
+
+    def held_out_accuracy(model):
+        model.fit(X[train], y[train])
+        classifier = LogisticRegression(max_iter=2000)
+        classifier.fit(model.transform(X[train]), y[train])
+        return classifier.score(model.transform(X[test]), y[test])
+
+    params = {"max_iter": 30, "batch_size": 32, "learning_rate_init": 0.01}
+    supervised = held_out_accuracy(small(cls, target_weight=0.9, **params))
+    unsupervised = held_out_accuracy(small(cls, **params))
+    assert supervised > unsupervised + 0.1
+
+
+@pytest.mark.parametrize(
+    "labels, classes",
+    [
+        (lambda y: y, list(range(10))),
+        (lambda y: np.array(["even", "odd"])[y % 2], ["even", "odd"]),
+        (lambda y: y > 4, [False, True]),
+        (lambda y: np.where(y < 5, -1, y), [5, 6, 7, 8, 9]),
+    ],
+    ids=["ints", "strings", "booleans", "some-unlabelled"],
+)
+def test_classes_are_stored_without_the_unlabelled_mark(digits, labels, classes):
+    X, y = digits
+    model = small(AutoEncoder, target_weight=0.5).fit(X, labels(y))
+    assert model.classes_.tolist() == classes
+    assert model.net_.module_.head.out_features == len(classes)
+
+
+@pytest.mark.parametrize("shape", [(300,), (300, 1), (300, 3)])
+def test_a_float_target_trains_a_linear_head_on_its_standardised_values(digits, shape):
+    X, y = digits
+    target = np.random.default_rng(0).normal(5.0, 2.0, shape)
+    model = small(AutoEncoder, target_weight=0.5).fit(X, target)
+    n_targets = 1 if len(shape) == 1 else shape[1]
+    assert model.target_mean_.shape == model.target_scale_.shape == (n_targets,)
+    assert_allclose(model.target_mean_, target.reshape(300, -1).mean(axis=0))
+    assert_allclose(model.target_scale_, target.reshape(300, -1).std(axis=0))
+    assert model.net_.module_.head.out_features == n_targets
+    assert not hasattr(model, "classes_")
+
+
+def test_a_regression_head_predicts_the_target_from_held_out_codes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 10)).astype(np.float32)
+    # A direction of little variance: PCA's first code ignores it.
+    X[:, 9] *= 0.1
+    target = X[:, 9] * 10.0
+    train, test = slice(0, 300), slice(300, None)
+
+    def r2(model):
+        model.fit(X[train], target[train])
+        codes = model.transform(X)
+        fit = np.polyfit(codes[train, 0], target[train], 1)
+        residual = target[test] - np.polyval(fit, codes[test, 0])
+        return 1 - residual.var() / target[test].var()
+
+    params = {
+        "n_components": 1,
+        "hidden_layer_sizes": (),
+        "max_iter": 40,
+        "batch_size": 32,
+        "learning_rate_init": 0.01,
+    }
+    assert r2(small(AutoEncoder, target_weight=0.5, **params)) > 0.9
+    assert r2(small(AutoEncoder, **params)) < 0.5
+
+
+def test_unlabelled_rows_train_the_reconstruction_only(digits):
+    X, y = digits
+    partly = np.where(np.arange(len(y)) % 10 == 0, y, -1)
+    model = small(AutoEncoder, target_weight=1.0, max_iter=5).fit(X, partly)
+    # Weight 1: the decoder learns nothing, and rows without a class pull
+    # nothing either; every rows' code still comes out.
+    assert model.classes_.tolist() == list(range(10))
+    assert np.isfinite(model.transform(X)).all()
+
+
+# ---------------------------------------------------------------- bad y
+
+BAD_Y = {
+    "wrong-length": (lambda y: y[:-1], "has 299 rows but X has 300"),
+    "nan": (lambda y: np.where(y == 3, np.nan, y.astype(float)), "NaN"),
+    "single-class": (lambda y: np.zeros_like(y), "one class"),
+    "all-unlabelled": (lambda y: np.full_like(y, -1), "Every label in y is -1"),
+    "2-d-labels": (lambda y: np.c_[y, y], "1-D y"),
+    "mixed-types": (lambda y: np.array([1, "a"] * 150, dtype=object), "one type"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_Y), ids=list(BAD_Y))
+@pytest.mark.parametrize(
+    "cls", [AutoEncoder, UMAPAutoEncoder], ids=lambda c: c.__name__
+)
+def test_bad_y_is_refused_and_changes_nothing(digits, cls, bad):
+    X, y = digits
+    make, message = BAD_Y[bad]
+    model = small(cls, target_weight=0.5).fit(X, y)
+    before = model.transform(X), dict(vars(model))
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, make(y))
+    assert_array_equal(model.transform(X), before[0])
+    assert vars(model).keys() == before[1].keys()
+    assert_array_equal(model.classes_, before[1]["classes_"])
+    assert not hasattr(model, "_fit_labels")
+
+
+def test_umap_refuses_a_continuous_target(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="got a continuous target"):
+        small(UMAPAutoEncoder, target_weight=0.5).fit(X, y + 0.5)
+    # Whole floats are class labels to it, as they were to its graph.
+    model = small(UMAPAutoEncoder, target_weight=0.5).fit(X, y.astype(float))
+    assert model.classes_.tolist() == list(range(10))
+
+
+def test_warm_starts_refuse_the_other_kind_of_target(digits):
+    X, y = digits
+    classes = small(AutoEncoder, target_weight=0.5, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="now holds a float target"):
+        classes.fit(X, y + 0.5)
+    with pytest.raises(ValueError, match=r"classes \[10\] that the first fit"):
+        classes.partial_fit(X, np.where(y == 0, 10, y))
+    # A chunk without labels trains the reconstruction.
+    classes.partial_fit(X)
+    continuous = small(AutoEncoder, target_weight=0.5, warm_start=True)
+    continuous.fit(X, y + 0.5)
+    with pytest.raises(ValueError, match="now holds class labels"):
+        continuous.fit(X, y)
+    with pytest.raises(ValueError, match="pass the chunk's y"):
+        continuous.partial_fit(X)
+    unsupervised = small(AutoEncoder, target_weight=0.5, warm_start=True).fit(X)
+    with pytest.raises(ValueError, match="fitted without y"):
+        unsupervised.fit(X, y)
+
+
+def test_a_warm_start_refuses_a_changed_target_weight(digits):
+    X, y = digits
+    model = small(AutoEncoder, target_weight=0.5, warm_start=True).fit(X, y)
+    model.set_params(target_weight=0.9)
+    with pytest.raises(ValueError, match="target_weight was changed"):
+        model.fit(X, y)
+
+
+# ------------------------------------------------ training and the PCA start
+
+
+def test_early_stopping_keeps_the_pca_start_as_epoch_0(digits):
+    X, y = digits
+    params = {"early_stopping": True, "learning_rate_init": 1e-9, "max_iter": 5}
+    supervised = small(AutoEncoder, target_weight=0.5, **params).fit(X, y)
+    plain = small(AutoEncoder, **params).fit(X)
+    # No epoch beats the start: both keep PCA's codes.
+    assert_allclose(supervised.transform(X), plain.transform(X), atol=1e-5)
+    assert len(supervised.validation_scores_) == 5
+
+
+def test_early_stopping_monitors_the_held_out_total_loss(digits):
+    X, y = digits
+    model = small(AutoEncoder, target_weight=1.0, early_stopping=True).fit(X, y)
+    # Weight 1: the held-out loss is the cross-entropy alone, which starts at
+    # about log(10) (a random head), far above the reconstruction error.
+    assert -model.validation_scores_[0] > 1.0
+    assert -model.validation_scores_[0] == pytest.approx(
+        model.net_.history[0]["valid_loss"]
+    )
+
+
+# ------------------------------------------------------------ round trips
+
+
+@pytest.mark.parametrize("target", ["classes", "strings", "float"])
+def test_save_load_pickle_and_skops_keep_the_head(tmp_path, digits, target):
+    X, y = digits
+    target = {"classes": y, "strings": np.array(list("ab"))[y % 2], "float": y + 0.5}[
+        target
+    ]
+    model = small(AutoEncoder, target_weight=0.5).fit(X, target)
+    path = tmp_path / "model.safetensors"
+    skae.save(model, path)
+    copies = [skae.load(path), pickle.loads(pickle.dumps(model))]
+    sio = pytest.importorskip("skops.io")
+    dumped = sio.dumps(model)
+    copies.append(sio.loads(dumped, trusted=sio.get_untrusted_types(data=dumped)))
+    for copy in copies:
+        assert_array_equal(copy.transform(X), model.transform(X))
+        for name in ("classes_", "target_mean_", "target_scale_"):
+            if hasattr(model, name):
+                assert_array_equal(getattr(copy, name), getattr(model, name))
+        assert copy.net_.module_.head.out_features == (
+            model.net_.module_.head.out_features
+        )
+        # Training goes on with the head.
+        copy.partial_fit(X, target)
+
+
+def test_onnx_export_of_a_supervised_model_is_its_transform(digits):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    X, y = digits
+    model = small(AutoEncoder, target_weight=0.5).fit(X, y)
+    onx = skae.to_onnx(model, X[:1])
+    session = ort.InferenceSession(onx.SerializeToString())
+    assert_allclose(session.run(None, {"X": X})[0], model.transform(X), atol=1e-4)
+    stored = {prop.key: prop.value for prop in onx.metadata_props}
+    assert stored["skae.classes_"] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
+
+
+# -------------------------------------------------------- the torch pieces
+
+
+def test_cross_entropy_ignores_unlabelled_rows_and_empty_batches():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+    target = torch.tensor([[0.0], [-1.0], [1.0]])
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([0, 1]))
+    assert class_cross_entropy(logits, target) == pytest.approx(expected.item())
+    assert class_cross_entropy(logits, torch.full((3, 1), -1.0)).item() == 0.0
+
+
+def test_labelled_module_splits_packed_rows_and_keeps_targets_clean():
+    torch.manual_seed(0)
+    inner = dense_autoencoder(4, 2, (3,), corruption=InputNoise("gaussian", 1.0))
+    module = LabelledModule(inner, n_features=4, n_components=2, n_outputs=3)
+    batch = torch.cat(
+        [torch.randn(5, 4), torch.tensor([[0.0], [1], [2], [-1], [0]])], 1
+    )
+    output = module.eval()(batch)
+    reconstruction, code = output.output
+    assert_allclose(code.detach(), inner.encode(batch[:, :4]).detach())
+    assert_array_equal(output.target, batch[:, 4:])
+    assert output.prediction.shape == (5, 3)
+    corrupted = module.corruption.corrupt(batch, torch.Generator().manual_seed(0))
+    assert_array_equal(corrupted[:, 4:], batch[:, 4:])
+    assert not torch.equal(corrupted[:, :4], batch[:, :4])
+    loss = LabelLoss(ReconstructionLoss(), 0.5, classes=True, n_features=4)
+    expected = 0.5 * torch.nn.functional.mse_loss(
+        reconstruction, batch[:, :4]
+    ) + 0.5 * class_cross_entropy(output.prediction, output.target)
+    assert loss(output, batch).item() == pytest.approx(expected.item())
+    # The wrapper passes on what it does not have: the state dict is the
+    # wrapped module's plus the head's.
+    assert module.encoder is inner.encoder
+    assert set(module.state_dict()) == {
+        *(f"autoencoder.{key}" for key in inner.state_dict()),
+        "head.weight",
+        "head.bias",
+    }
+
+
+def test_lent_targets_follow_the_rows_a_batch_indexes():
+    inner = dense_autoencoder(3, 2)
+
+    class Edges(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+            self.rows = torch.randn(4, 3)
+
+        def forward(self, edges):
+            x = self.rows[edges.long().t().reshape(-1)]
+            return x, self.inner.encode(x)
+
+    module = LabelledModule(Edges(), n_features=3, n_components=2, n_outputs=2)
+    module.lend_targets(torch.tensor([[0.0], [1.0], [-1.0], [1.0]]))
+    output = module(torch.tensor([[0, 1], [2, 3]]))
+    # Heads (0, 2), then tails (1, 3).
+    assert output.target[:, 0].tolist() == [0.0, -1.0, 1.0, 1.0]
