@@ -193,22 +193,30 @@ def metrics(encode, decode, atoms, X_test, D=None):
         "MMCS": float("nan"),
     }
     if D is not None:
-        learned = atoms / np.maximum(np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12)
+        learned = atoms / np.maximum(
+            np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12
+        )
         result["MMCS"] = float((D @ learned.T).max(axis=1).mean())
     return result
 
 
-def run_table(title, X_train, X_test, D, n_latents, k, epochs, repeats, threads,
-              with_dictionary):
+def run_table(
+    title, X_train, X_test, D, n_latents, k, epochs, repeats, threads, with_dictionary
+):
     torch.set_num_threads(threads)
-    contenders = {"reference top-k loop": lambda s: fit_reference(
-        X_train, n_latents, k, epochs, s)}
+    contenders = {
+        "reference top-k loop": lambda s: fit_reference(
+            X_train, n_latents, k, epochs, s
+        )
+    }
     for name, params in skae_contenders().items():
         contenders[name] = lambda s, p=params: fit_skae(
-            X_train, n_latents, k, epochs, s, threads, **p)
+            X_train, n_latents, k, epochs, s, threads, **p
+        )
     if with_dictionary:
         contenders["MiniBatchDictionaryLearning + OMP"] = lambda s: fit_dictionary(
-            X_train, n_latents, k, epochs, s, threads)
+            X_train, n_latents, k, epochs, s, threads
+        )
     times = {name: [] for name in contenders}
     scores = {name: [] for name in contenders}
     for repeat in range(repeats):
@@ -223,11 +231,15 @@ def run_table(title, X_train, X_test, D, n_latents, k, epochs, repeats, threads,
             scores[name].append(metrics(encode, decode, atoms, X_test, D))
 
     reference = np.asarray(times["reference top-k loop"])
-    print(f"\n{title}  ({len(X_train)} training rows, {len(X_test)} held out, "
-          f"{n_latents} latents, k={k}, {epochs} epochs, batch {BATCH_SIZE}, "
-          f"{repeats} repeats, {threads} threads)")
-    header = (f"{'method':42s} {'FVU':>6s} {'L0':>6s} {'dead':>6s} {'MMCS':>6s} "
-              f"{'fit s':>7s}  fit / reference (median [min, max])")
+    print(
+        f"\n{title}  ({len(X_train)} training rows, {len(X_test)} held out, "
+        f"{n_latents} latents, k={k}, {epochs} epochs, batch {BATCH_SIZE}, "
+        f"{repeats} repeats, {threads} threads)"
+    )
+    header = (
+        f"{'method':42s} {'FVU':>6s} {'L0':>6s} {'dead':>6s} {'MMCS':>6s} "
+        f"{'fit s':>7s}  fit / reference (median [min, max])"
+    )
     print(header)
     print("-" * len(header))
     for name in contenders:
@@ -235,9 +247,11 @@ def run_table(title, X_train, X_test, D, n_latents, k, epochs, repeats, threads,
         t = np.asarray(times[name])
         n = min(len(t), len(reference))
         ratio = t[:n] / reference[:n]
-        print(f"{name:42s} {mean['FVU']:6.3f} {mean['L0']:6.2f} "
-              f"{100 * mean['dead']:5.1f}% {mean['MMCS']:6.3f} {np.median(t):7.1f}  "
-              f"{np.median(ratio):.2f}x [{ratio.min():.2f}, {ratio.max():.2f}]")
+        print(
+            f"{name:42s} {mean['FVU']:6.3f} {mean['L0']:6.2f} "
+            f"{100 * mean['dead']:5.1f}% {mean['MMCS']:6.3f} {np.median(t):7.1f}  "
+            f"{np.median(ratio):.2f}x [{ratio.min():.2f}, {ratio.max():.2f}]"
+        )
     return scores, times
 
 
@@ -246,8 +260,11 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tables", default="small,large,digits",
-                        help="comma-separated subset of small,large,digits")
+    parser.add_argument(
+        "--tables",
+        default="small,large,digits",
+        help="comma-separated subset of small,large,digits",
+    )
     args = parser.parse_args()
     tables = args.tables.split(",")
     scale = 0.2 if args.quick else 1.0
@@ -255,24 +272,50 @@ def main():
     if "small" in tables:
         n = int(40_000 * scale)
         X, D = superposition(64, 512, 5, n + 10_000, seed=0)
-        run_table("d=64, F=512 (8x), k=5", X[:n], X[n:], D, 512, 5,
-                  epochs=5 if args.quick else 20, repeats=args.repeats,
-                  threads=args.threads, with_dictionary=True)
+        run_table(
+            "d=64, F=512 (8x), k=5",
+            X[:n],
+            X[n:],
+            D,
+            512,
+            5,
+            epochs=5 if args.quick else 20,
+            repeats=args.repeats,
+            threads=args.threads,
+            with_dictionary=True,
+        )
     if "large" in tables:
         n = int(50_000 * scale)
         d, F = (64, 1024) if args.quick else (128, 4096)
         X, D = superposition(d, F, 16, n + 10_000, seed=1)
-        run_table(f"d={d}, F={F} ({F // d}x), k=16", X[:n], X[n:], D, F, 16,
-                  epochs=3 if args.quick else 10, repeats=args.repeats,
-                  threads=args.threads, with_dictionary=True)
+        run_table(
+            f"d={d}, F={F} ({F // d}x), k=16",
+            X[:n],
+            X[n:],
+            D,
+            F,
+            16,
+            epochs=3 if args.quick else 10,
+            repeats=args.repeats,
+            threads=args.threads,
+            with_dictionary=True,
+        )
     if "digits" in tables:
         X_train, X_test = digits_activations(seed=0)
         width = X_train.shape[1]
         for factor in (8, 32):
-            run_table(f"digits MLP hidden layer ({width} units), {factor}x",
-                      X_train, X_test, None, factor * width, 8,
-                      epochs=20 if args.quick else 100, repeats=args.repeats,
-                      threads=args.threads, with_dictionary=False)
+            run_table(
+                f"digits MLP hidden layer ({width} units), {factor}x",
+                X_train,
+                X_test,
+                None,
+                factor * width,
+                8,
+                epochs=20 if args.quick else 100,
+                repeats=args.repeats,
+                threads=args.threads,
+                with_dictionary=False,
+            )
 
 
 if __name__ == "__main__":
