@@ -353,7 +353,8 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Z = np.maximum(Z, 0.0)
         sparsity = self._built_with["sparsity"]
         if sparsity == "sae_batchtopk":
-            return np.where(Z > self.threshold_, Z, 0.0)
+            # Called by the sampling mixin before threshold_ is set.
+            return np.where(Z > float(self.net_.module_.threshold), Z, 0.0)
         if sparsity in ("topk", "sae_topk") and n_active < Z.shape[1]:
             dropped = np.argpartition(-Z, n_active, axis=1)[:, n_active:]
             np.put_along_axis(Z, dropped, 0.0, axis=1)
