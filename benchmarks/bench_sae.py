@@ -51,7 +51,7 @@ from sklearn.preprocessing import MinMaxScaler
 from skae import SparseAutoEncoder
 
 BATCH_SIZE = 256
-LEARNING_RATE = 1e-3
+LEARNING_RATE = 3e-3
 
 
 def superposition(d, n_features, k, n_rows, seed, noise=0.01):
@@ -261,6 +261,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--large-rows",
+        type=int,
+        default=50_000,
+        help="training rows of the d=128, F=4096 table (fewer on a slow machine)",
+    )
+    parser.add_argument("--large-epochs", type=int, default=10)
+    parser.add_argument(
         "--tables",
         default="small,large,digits",
         help="comma-separated subset of small,large,digits",
@@ -285,7 +292,7 @@ def main():
             with_dictionary=True,
         )
     if "large" in tables:
-        n = int(50_000 * scale)
+        n = int(args.large_rows * scale)
         d, F = (64, 1024) if args.quick else (128, 4096)
         X, D = superposition(d, F, 16, n + 10_000, seed=1)
         run_table(
@@ -295,7 +302,7 @@ def main():
             D,
             F,
             16,
-            epochs=3 if args.quick else 10,
+            epochs=3 if args.quick else args.large_epochs,
             repeats=args.repeats,
             threads=args.threads,
             with_dictionary=True,
