@@ -5,6 +5,7 @@ and skae/_support/code_metrics.py.
 """
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,21 @@ def test_samples_decode_codes_the_model_could_give(sparsity):
     assert projected.min() >= 0
     if sparsity == "sae_topk":
         assert np.count_nonzero(projected, axis=1).max() <= 2
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pkl"])
+def test_files_from_before_the_sae_settings_get_their_inert_defaults(suffix):
+    # Written at 649e602, before n_aux, alpha_aux and dead_after existed.
+    path = (
+        Path(__file__).parent / "data" / "main-649e602" / f"SparseAutoEncoder{suffix}"
+    )
+    if suffix == ".pkl":
+        with open(path, "rb") as file:
+            est = pickle.load(file)
+    else:
+        est = skae.load(path)
+    assert est.sparsity == "topk"
+    added = {"n_aux": "auto", "alpha_aux": 1 / 32, "dead_after": 10_000}
+    assert {k: est.get_params()[k] for k in added} == added
+    assert {k: est._built_with[k] for k in added} == added
+    est.partial_fit(np.random.default_rng(0).random((20, est.n_features_in_)))
