@@ -51,6 +51,8 @@ from sklearn.preprocessing import MinMaxScaler
 from skae import SparseAutoEncoder
 
 BATCH_SIZE = 256
+#: Words naming contenders to leave out (--skip).
+SKIP = []
 LEARNING_RATE = 3e-3
 
 
@@ -217,6 +219,11 @@ def run_table(
         contenders["MiniBatchDictionaryLearning + OMP"] = lambda s: fit_dictionary(
             X_train, n_latents, k, epochs, s, threads
         )
+    contenders = {
+        name: fit
+        for name, fit in contenders.items()
+        if name.startswith("reference") or not any(w in name for w in SKIP)
+    }
     times = {name: [] for name in contenders}
     scores = {name: [] for name in contenders}
     for repeat in range(repeats):
@@ -267,6 +274,13 @@ def main():
         help="training rows of the d=128, F=4096 table (fewer on a slow machine)",
     )
     parser.add_argument("--large-epochs", type=int, default=10)
+    parser.add_argument("--small-epochs", type=int, default=20)
+    parser.add_argument("--digits-epochs", type=int, default=100)
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated words; contenders whose name holds one are left out",
+    )
     parser.add_argument(
         "--tables",
         default="small,large,digits",
@@ -274,6 +288,7 @@ def main():
     )
     args = parser.parse_args()
     tables = args.tables.split(",")
+    SKIP.extend(word for word in args.skip.split(",") if word)
     scale = 0.2 if args.quick else 1.0
 
     if "small" in tables:
@@ -286,7 +301,7 @@ def main():
             D,
             512,
             5,
-            epochs=5 if args.quick else 20,
+            epochs=5 if args.quick else args.small_epochs,
             repeats=args.repeats,
             threads=args.threads,
             with_dictionary=True,
@@ -318,7 +333,7 @@ def main():
                 None,
                 factor * width,
                 8,
-                epochs=20 if args.quick else 100,
+                epochs=20 if args.quick else args.digits_epochs,
                 repeats=args.repeats,
                 threads=args.threads,
                 with_dictionary=False,
