@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -12,10 +13,15 @@ from ._base.base import BaseAutoEncoder
 from ._base.constraints import Count
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
-from ._nn.losses import L1CodeLoss
+from ._nn.dictionary import DictionaryAutoEncoder
+from ._nn.losses import AuxKLoss, L1CodeLoss
 from ._nn.modules import dense_autoencoder
 from ._nn.sparse import Standardize, TopK
+from ._support.code_metrics import code_metrics
 from ._utils.docs import inherit_docs
+
+#: The settings that build the interpretability field's linear top-k SAE.
+SAE_SPARSITIES = ("sae_topk", "sae_batchtopk")
 
 
 @inherit_docs(
@@ -38,8 +44,11 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Unlike a dense autoencoder's, it may exceed the number of input
         features.
 
-    sparsity : {"topk", "l1"}, default="topk"
-        How the code is made sparse.
+    sparsity : {"topk", "l1", "sae_topk", "sae_batchtopk"}, default="topk"
+        How the code is made sparse. ``"topk"`` and ``"l1"`` suit
+        dimensionality reduction with the hidden layers; the ``"sae_"``
+        settings are the sparse autoencoder of the interpretability field,
+        whose atoms are directions in the input space (see Notes).
 
         - ``"topk"``: the k-sparse autoencoder. The encoder's outputs are
           standardised per unit (with batch statistics in training and
@@ -53,11 +62,42 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
           ``alpha_code * mean(|code|)`` to the reconstruction error, which
           drives units to exactly 0. The number of active units varies from
           sample to sample and grows as ``alpha_code`` shrinks.
+        - ``"sae_topk"``: the top-k sparse autoencoder as Gao et al. (2024)
+          build it: linear (``hidden_layer_sizes``, ``activation`` and
+          ``dropout`` are ignored), ``code = topk(relu(W (x - b) + c))``
+          keeping the ``n_active`` largest, ``x_hat = code @ atoms_ + b``
+          with unit-norm atoms and the decoder's bias ``b`` subtracted
+          before encoding too; the encoder starts as the decoder's
+          transpose and ``b`` as the mean row. Dead latents are revived by
+          the AuxK term (``n_aux``, ``alpha_aux``, ``dead_after``). A code
+          has at most ``n_active`` non-zeros.
+        - ``"sae_batchtopk"``: the same, but training keeps the
+          ``n_active * batch`` largest activations of each batch (BatchTopK,
+          Bussmann et al., 2024), so that rows may use more or fewer
+          latents; ``transform`` keeps every activation above a threshold
+          learned in training (``threshold_``), and the number of non-zeros
+          varies around ``n_active``.
 
     n_active : int, default=4
-        Number of non-zero code entries per sample with ``sparsity="topk"``.
+        Number of non-zero code entries per sample with ``sparsity="topk"``
+        (at most, with ``"sae_topk"``; on average, with ``"sae_batchtopk"``).
         When it is not smaller than ``n_components`` no unit is dropped.
         Ignored with ``"l1"``.
+
+    n_aux : int or "auto", default="auto"
+        With the ``"sae_"`` settings, the number of dead latents (the most
+        active of them for each row) that the AuxK term asks to reconstruct
+        what the live ones missed. ``"auto"`` is half the number of input
+        features; 0 turns the term off. Ignored otherwise.
+
+    alpha_aux : float, default=1/32
+        Weight of the AuxK term in the loss, with the ``"sae_"`` settings
+        (Gao et al.'s value). Ignored otherwise.
+
+    dead_after : int, default=10_000
+        With the ``"sae_"`` settings, a latent counts as dead once it has not
+        fired on this many training rows in a row; the count goes on across
+        ``partial_fit`` calls. Ignored otherwise.
 
     alpha_code : float, default=0.01
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
@@ -106,7 +146,19 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         ``e_j``. With a linear decoder (``hidden_layer_sizes=()``) the
         reconstruction is exactly ``inverse_transform(0) + code @ atoms_``,
         as ``code @ components_`` is for
-        :class:`~sklearn.decomposition.DictionaryLearning`.
+        :class:`~sklearn.decomposition.DictionaryLearning`. With the
+        ``"sae_"`` settings, the rows are unit vectors.
+
+    dead_fraction_ : float or None
+        With the ``"sae_"`` settings, the share of latents that fired on none
+        of the last ``dead_after`` training rows (or on none of the training
+        rows, when fewer were seen), counted across ``partial_fit`` calls.
+        None otherwise; :meth:`code_metrics` counts dead latents on any rows.
+
+    threshold_ : float or None
+        With ``"sae_batchtopk"``, the activation above which ``transform``
+        keeps a latent: the running average of the smallest activation
+        BatchTopK kept in each training batch. None otherwise.
 
     {inherit Attributes}
 
@@ -131,6 +183,16 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     fitting in about the same time as dictionary learning. See
     ``benchmarks/bench_variants.py``.
 
+    For interpretability (finding the features a model's activations are
+    made of), use ``sparsity="sae_topk"`` with ``n_components`` several
+    times the number of features and ``latent_density=None`` (a Gaussian
+    mixture on thousands of latents costs more than the training). On the
+    synthetic superposition data of ``benchmarks/bench_sae.py`` it recovers
+    the true directions about as well as a plain top-k SAE; the atoms of
+    ``"topk"`` with a hidden layer are not directions of the data.
+    :meth:`code_metrics` gives the field's numbers on held-out rows.
+    ``"topk"``, made for dimensionality reduction, stays the default.
+
     :meth:`sample` respects the code: the codes drawn from the Gaussian
     mixture (``latent_density``) are set to 0 where negative and, with
     ``sparsity="topk"``, all but their ``n_active`` largest entries are set
@@ -139,6 +201,12 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     References
     ----------
     A. Makhzani and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
+
+    L. Gao et al., "Scaling and evaluating sparse autoencoders", 2024,
+    arXiv:2406.04093.
+
+    B. Bussmann, P. Leask and N. Nanda, "BatchTopK Sparse Autoencoders",
+    2024, arXiv:2412.06410.
 
     Examples
     --------
@@ -157,14 +225,28 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     np.int64(4)
     >>> sae.atoms_.shape
     (32, 64)
+
+    The interpretability setting: a linear top-k SAE with unit-norm atoms.
+
+    >>> sae = SparseAutoEncoder(
+    ...     n_components=128, n_active=4, sparsity="sae_topk",
+    ...     latent_density=None, max_iter=5, random_state=0,
+    ... ).fit(X)
+    >>> np.allclose(np.linalg.norm(sae.atoms_, axis=1), 1.0)
+    True
+    >>> sorted(sae.code_metrics(X))
+    ['dead_fraction', 'fvu', 'l0']
     """
 
     _parameter_constraints = {
         **BaseAutoEncoder._parameter_constraints,
         **DENSE_CONSTRAINTS,
-        "sparsity": [StrOptions({"topk", "l1"})],
+        "sparsity": [StrOptions({"topk", "l1", *SAE_SPARSITIES})],
         "n_active": [Count(1)],
         "alpha_code": [Interval(Real, 0, None, closed="left")],
+        "n_aux": [Count(0), StrOptions({"auto"})],
+        "alpha_aux": [Interval(Real, 0, None, closed="left")],
+        "dead_after": [Count(1)],
         **SAMPLING_CONSTRAINTS,
     }
 
@@ -175,6 +257,9 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         sparsity="topk",
         n_active=4,
         alpha_code=0.01,
+        n_aux="auto",
+        alpha_aux=1 / 32,
+        dead_after=10_000,
         hidden_layer_sizes=(256,),
         activation="relu",
         dropout=0.1,
@@ -216,10 +301,23 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.sparsity = sparsity
         self.n_active = n_active
         self.alpha_code = alpha_code
+        self.n_aux = n_aux
+        self.alpha_aux = alpha_aux
+        self.dead_after = dead_after
         self.latent_density = latent_density
         self.calibrate_samples = calibrate_samples
 
     def _build_module(self, n_features):
+        if self.sparsity in SAE_SPARSITIES:
+            n_aux = max(1, n_features // 2) if self.n_aux == "auto" else self.n_aux
+            return DictionaryAutoEncoder(
+                n_features,
+                self.n_components,
+                self.n_active,
+                batch_topk=self.sparsity == "sae_batchtopk",
+                n_aux=min(n_aux, self.n_components),
+                dead_after=self.dead_after,
+            )
         # No PCA start here: the code goes through a top-k selection or a
         # ReLU, which a linear path could not pass through unchanged.
         module = dense_autoencoder(
@@ -235,7 +333,26 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
             module.encoder.append(nn.ReLU())
         return module
 
+    def _initialize_from_data(self, module, X):
+        if isinstance(module, DictionaryAutoEncoder):
+            device = module.decoder.bias.device
+            module.start(torch.as_tensor(X.mean(axis=0), device=device))
+
+    def _set_fitted_attributes(self, X, incremental):
+        super()._set_fitted_attributes(X, incremental)
+        self.dead_fraction_ = self.threshold_ = None
+        module = self.net_.module_
+        if isinstance(module, DictionaryAutoEncoder):
+            window = min(module.dead_after, int(module.rows_seen))
+            self.dead_fraction_ = float(
+                (module.rows_since_fired >= window).float().mean()
+            )
+            if module.batch_topk:
+                self.threshold_ = float(module.threshold)
+
     def _build_criterion(self):
+        if self.sparsity in SAE_SPARSITIES:
+            return AuxKLoss(self.alpha_aux)
         if self.sparsity == "l1":
             return L1CodeLoss(self.alpha_code)
         return super()._build_criterion()
@@ -247,7 +364,11 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         # The settings the network was built with, whatever set_params did.
         n_active = self._built_with["n_active"]
         Z = np.maximum(Z, 0.0)
-        if self._built_with["sparsity"] == "topk" and n_active < Z.shape[1]:
+        sparsity = self._built_with["sparsity"]
+        if sparsity == "sae_batchtopk":
+            # Called by the sampling mixin before threshold_ is set.
+            return np.where(Z > float(self.net_.module_.threshold), Z, 0.0)
+        if sparsity in ("topk", "sae_topk") and n_active < Z.shape[1]:
             dropped = np.argpartition(-Z, n_active, axis=1)[:, n_active:]
             np.put_along_axis(Z, dropped, 0.0, axis=1)
         return Z
@@ -259,3 +380,24 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         codes = np.vstack([np.zeros(n_units), np.eye(n_units)])
         decoded = self.inverse_transform(codes)
         return decoded[1:] - decoded[:1]
+
+    def code_metrics(self, X):
+        """The sparse-autoencoder field's numbers on the rows ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to encode and reconstruct, held out from training for an
+            honest FVU.
+
+        Returns
+        -------
+        metrics : dict
+            ``"fvu"``: the fraction of variance unexplained,
+            ``sum((X - X_hat) ** 2) / sum((X - X.mean(axis=0)) ** 2)``, with
+            ``X_hat = inverse_transform(transform(X))``; ``"l0"``: the mean
+            number of non-zero code entries per row; ``"dead_fraction"``:
+            the share of code units that are 0 on every row of ``X``.
+        """
+        check_is_fitted(self)
+        return code_metrics(self, self._validate_input(X, reset=False))

@@ -42,6 +42,27 @@ class L1CodeLoss(nn.Module):
         return F.mse_loss(reconstruction, x) + self.alpha * code.abs().mean()
 
 
+class AuxKLoss(nn.Module):
+    """Mean squared reconstruction error plus ``alpha`` times the AuxK term.
+
+    For the output ``(reconstruction, code, aux)`` of a
+    :class:`~skae._nn.dictionary.DictionaryAutoEncoder`: ``aux``, the dead
+    latents' reconstruction, is fitted to the residual the live ones left
+    (held fixed), in the same units as the main term (Gao et al., 2024).
+    """
+
+    def __init__(self, alpha):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, output, x):
+        reconstruction, _, aux = output
+        loss = F.mse_loss(reconstruction, x)
+        if aux is None or self.alpha == 0:
+            return loss
+        return loss + self.alpha * F.mse_loss(aux, (x - reconstruction).detach())
+
+
 LOG_2PI = math.log(2 * math.pi)
 
 

@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from sklearn.utils._param_validation import InvalidParameterError
 
 from .density_checks import check_latent_density_kind
-from .upgrade import upgrade_header
+from .upgrade import add_later_params, upgrade_header
 
 #: Written into every file; :func:`load` refuses any other value.
 FORMAT_NAME = "skae"
@@ -360,4 +360,4 @@ def read_header(path):
             f"this skae reads format versions {readable}. Load it with a "
             "matching version of skae."
         )
-    return header
+    return add_later_params(header)

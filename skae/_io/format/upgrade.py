@@ -19,6 +19,45 @@ def upgrade_header(header, version):
         _from_version_2(header)
     if version in (1, 2, 3):
         _from_version_3(header)
+    return add_later_params(header)
+
+
+#: Parameters a class gained after files of its kind were written: the
+#: settings of a file without them, and the values that describe it (the
+#: parameters had no effect there). A file of other settings that lacks
+#: them is refused as edited.
+_LATER_PARAMS = {
+    "SparseAutoEncoder": (
+        ("sparsity", {"topk", "l1"}),
+        {"n_aux": "auto", "alpha_aux": 1 / 32, "dead_after": 10_000},
+    ),
+}
+
+
+def _later_params(name, params):
+    """The parameters ``name`` gained since ``params`` were written, or {}."""
+    if name not in _LATER_PARAMS or not isinstance(params, dict):
+        return {}
+    (key, values), added = _LATER_PARAMS[name]
+    value = params.get(key)
+    if not isinstance(value, str) or value not in values:
+        return {}
+    return {k: v for k, v in added.items() if k not in params}
+
+
+def add_later_params(header):
+    """Fill in, in a header of any format version, the parameters its class
+    gained since it was written, where they change nothing."""
+    name = header.get("class")
+    params = _tagged_dict(header.get("params"))
+    if params is not None:
+        params.update(_later_params(name, params))
+    # The fitted network was built with them too.
+    built = _tagged_dict(
+        (_tagged_dict(header.get("attributes")) or {}).get("_built_with")
+    )
+    if built is not None:
+        built.update(_later_params(name, built))
     return header
 
 
@@ -128,6 +167,10 @@ def upgrade_pickled_state(name, state, fitted):
     if isinstance(density, dict) and "component_quantiles" not in density:
         # Pickled before per-component calibration maps: the map of all rows.
         state = {**state, "_latent_density": {**density, "component_quantiles": None}}
+    state = {**_later_params(name, state), **state}
+    if isinstance(state.get("_built_with"), dict):
+        built = state["_built_with"]
+        state["_built_with"] = {**_later_params(name, built), **built}
     sampling = _sampling_before_format_2(name)
     if sampling is None or "latent_density" in state:
         return state

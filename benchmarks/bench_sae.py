@@ -1,0 +1,344 @@
+"""SparseAutoEncoder as an interpretability SAE: features recovered, none dead.
+
+Prints, in one run, the numbers the sparse-autoencoder field reports:
+
+- FVU: the fraction of variance unexplained on held-out rows,
+  ``sum((x - x_hat)**2) / sum((x - mean(x))**2)``;
+- L0: the mean number of non-zero code entries per held-out row;
+- dead: the share of latents that fire on none of the held-out rows;
+- MMCS (synthetic data only): the mean over the true features of the best
+  cosine between that feature and a learned atom (1.0: all recovered);
+- fit: the fit time in seconds, and its ratio to the reference loop's.
+
+Data:
+
+1. Synthetic superposition, ``x = s @ D + noise``: ``D`` holds F random unit
+   directions in d dimensions, ``s`` is non-negative with about k active
+   features per row (each feature on with probability k / F, at a magnitude
+   drawn from U(0, 1)), the noise is N(0, 0.01**2) per entry. Two tables:
+   d=64, F=512, k=5 on 40,000 training rows, and d=128, F=4096, k=16 on
+   50,000 rows; 10,000 held-out rows each.
+2. Real activations: the hidden layer (32 ReLU units) of an ``MLPClassifier``
+   trained on the digits, with 8x and 32x as many latents as units.
+
+Contenders: ``SparseAutoEncoder`` with ``sparsity="sae_topk"`` (and
+``"sae_batchtopk"``), the same estimator as before this setting existed
+(linear, ``sparsity="topk"``), a 40-line top-k SAE in plain torch in the
+style of Gao et al. (2024) (tied start, unit-norm decoder rows, pre-encoder
+bias; no AuxK), and ``MiniBatchDictionaryLearning`` with OMP codes of
+exactly k non-zeros. The SAEs train with the same batch size, learning
+rate and number of epochs. Fit times come from the same run, the
+contenders alternating within each repeat; the ratio to the reference loop
+is given as the median and the range over the repeats.
+
+Run: ``python benchmarks/bench_sae.py [--quick] [--repeats 3] [--threads 2]``.
+``--quick`` shrinks every size (a smoke test, minutes on 2 cores).
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import MinMaxScaler
+
+from skae import SparseAutoEncoder
+
+BATCH_SIZE = 256
+#: Words naming contenders to leave out (--skip).
+SKIP = []
+LEARNING_RATE = 3e-3
+
+
+def superposition(d, n_features, k, n_rows, seed, noise=0.01):
+    """Rows ``s @ D + noise`` with ``D`` (n_features, d) of unit rows."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_features, d))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    on = rng.random((n_rows, n_features)) < k / n_features
+    s = on * rng.random((n_rows, n_features))
+    X = s @ D + noise * rng.standard_normal((n_rows, d))
+    return X.astype(np.float32), D
+
+
+def digits_activations(seed):
+    """The hidden layer of an MLP trained on the digits: (train, test) rows."""
+    X, y = load_digits(return_X_y=True)
+    X = MinMaxScaler().fit_transform(X)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = MLPClassifier((32,), max_iter=300, random_state=seed).fit(
+            X_train, y_train
+        )
+
+    def hidden(rows):
+        return np.maximum(rows @ mlp.coefs_[0] + mlp.intercepts_[0], 0)
+
+    return hidden(X_train).astype(np.float32), hidden(X_test).astype(np.float32)
+
+
+# ------------------------------------------------------------- the reference
+
+
+def reference_topk_sae(X, n_latents, k, epochs, seed):
+    """A top-k SAE as Gao et al. (2024) train one; returns encode, decode, atoms."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.as_tensor(X)
+    d = X.shape[1]
+    W_dec = torch.randn(n_latents, d, generator=g)
+    W_dec = torch.nn.Parameter(W_dec / W_dec.norm(dim=1, keepdim=True))
+    W_enc = torch.nn.Parameter(W_dec.detach().T.clone())  # tied start
+    b_enc = torch.nn.Parameter(torch.zeros(n_latents))
+    b_dec = torch.nn.Parameter(X.mean(0))  # the pre-encoder bias
+    optimizer = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=LEARNING_RATE)
+
+    def encode(x):
+        pre = (x - b_dec) @ W_enc + b_enc
+        values, indices = pre.topk(k, dim=1)
+        return torch.zeros_like(pre).scatter(1, indices, values.relu())
+
+    def decode(z):
+        return z @ W_dec + b_dec
+
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=g)
+        for start in range(0, len(X), BATCH_SIZE):
+            x = X[order[start : start + BATCH_SIZE]]
+            loss = (decode(encode(x)) - x).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                # Only the directions move: drop the gradient along each row.
+                W_dec.grad -= (W_dec.grad * W_dec).sum(1, keepdim=True) * W_dec
+                optimizer.step()
+                W_dec /= W_dec.norm(dim=1, keepdim=True)
+
+    def run(fn):
+        def apply(rows):
+            with torch.no_grad():
+                return fn(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+
+        return apply
+
+    return run(encode), run(decode), W_dec.detach().numpy().copy()
+
+
+# ------------------------------------------------------------- contenders
+
+
+def fit_reference(X, n_latents, k, epochs, seed):
+    encode, decode, atoms = reference_topk_sae(X, n_latents, k, epochs, seed)
+    return encode, decode, atoms
+
+
+def fit_skae(X, n_latents, k, epochs, seed, threads, **params):
+    sae = SparseAutoEncoder(
+        n_components=n_latents,
+        n_active=k,
+        batch_size=BATCH_SIZE,
+        learning_rate_init=LEARNING_RATE,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs,
+        random_state=seed,
+        n_threads=threads,
+        latent_density=None,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sae.fit(X)
+    return sae.transform, sae.inverse_transform, sae.atoms_
+
+
+def fit_dictionary(X, n_latents, k, epochs, seed, threads):
+    dl = MiniBatchDictionaryLearning(
+        n_components=n_latents,
+        batch_size=BATCH_SIZE,
+        max_iter=epochs,
+        transform_algorithm="omp",
+        transform_n_nonzero_coefs=k,
+        random_state=seed,
+    ).fit(X)
+    return dl.transform, lambda codes: codes @ dl.components_, dl.components_
+
+
+def skae_contenders():
+    linear = {"hidden_layer_sizes": (), "dropout": 0.0}
+    return {
+        "SparseAutoEncoder sae_topk": {**linear, "sparsity": "sae_topk"},
+        "SparseAutoEncoder sae_batchtopk": {**linear, "sparsity": "sae_batchtopk"},
+        "SparseAutoEncoder topk, linear (before)": {**linear, "sparsity": "topk"},
+    }
+
+
+# --------------------------------------------------------------- metrics
+
+
+def metrics(encode, decode, atoms, X_test, D=None):
+    codes = np.asarray(encode(X_test))
+    reconstruction = np.asarray(decode(codes))
+    centred = X_test - X_test.mean(axis=0)
+    fvu = float(((X_test - reconstruction) ** 2).sum() / (centred**2).sum())
+    active = codes != 0
+    result = {
+        "FVU": fvu,
+        "L0": float(active.sum(axis=1).mean()),
+        "dead": float(np.mean(~active.any(axis=0))),
+        "MMCS": float("nan"),
+    }
+    if D is not None:
+        learned = atoms / np.maximum(
+            np.linalg.norm(atoms, axis=1, keepdims=True), 1e-12
+        )
+        result["MMCS"] = float((D @ learned.T).max(axis=1).mean())
+    return result
+
+
+def run_table(
+    title, X_train, X_test, D, n_latents, k, epochs, repeats, threads, with_dictionary
+):
+    torch.set_num_threads(threads)
+    contenders = {
+        "reference top-k loop": lambda s: fit_reference(
+            X_train, n_latents, k, epochs, s
+        )
+    }
+    for name, params in skae_contenders().items():
+        contenders[name] = lambda s, p=params: fit_skae(
+            X_train, n_latents, k, epochs, s, threads, **p
+        )
+    if with_dictionary:
+        contenders["MiniBatchDictionaryLearning + OMP"] = lambda s: fit_dictionary(
+            X_train, n_latents, k, epochs, s, threads
+        )
+    contenders = {
+        name: fit
+        for name, fit in contenders.items()
+        if name.startswith("reference") or not any(w in name for w in SKIP)
+    }
+    times = {name: [] for name in contenders}
+    scores = {name: [] for name in contenders}
+    for repeat in range(repeats):
+        # Alternate the order so that no contender always runs first.
+        names = list(contenders)[:: 1 if repeat % 2 == 0 else -1]
+        for name in names:
+            if name.startswith("MiniBatch") and repeat > 0:
+                continue  # too slow to repeat at full size; timed once
+            start = time.perf_counter()
+            encode, decode, atoms = contenders[name](repeat)
+            times[name].append(time.perf_counter() - start)
+            scores[name].append(metrics(encode, decode, atoms, X_test, D))
+
+    reference = np.asarray(times["reference top-k loop"])
+    print(
+        f"\n{title}  ({len(X_train)} training rows, {len(X_test)} held out, "
+        f"{n_latents} latents, k={k}, {epochs} epochs, batch {BATCH_SIZE}, "
+        f"{repeats} repeats, {threads} threads)"
+    )
+    header = (
+        f"{'method':42s} {'FVU':>6s} {'L0':>6s} {'dead':>6s} {'MMCS':>6s} "
+        f"{'fit s':>7s}  fit / reference (median [min, max])"
+    )
+    print(header)
+    print("-" * len(header))
+    for name in contenders:
+        mean = {key: np.mean([s[key] for s in scores[name]]) for key in scores[name][0]}
+        t = np.asarray(times[name])
+        n = min(len(t), len(reference))
+        ratio = t[:n] / reference[:n]
+        print(
+            f"{name:42s} {mean['FVU']:6.3f} {mean['L0']:6.2f} "
+            f"{100 * mean['dead']:5.1f}% {mean['MMCS']:6.3f} {np.median(t):7.1f}  "
+            f"{np.median(ratio):.2f}x [{ratio.min():.2f}, {ratio.max():.2f}]"
+        )
+    return scores, times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--large-rows",
+        type=int,
+        default=50_000,
+        help="training rows of the d=128, F=4096 table (fewer on a slow machine)",
+    )
+    parser.add_argument("--large-epochs", type=int, default=10)
+    parser.add_argument("--small-epochs", type=int, default=20)
+    parser.add_argument("--digits-epochs", type=int, default=100)
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated words; contenders whose name holds one are left out",
+    )
+    parser.add_argument(
+        "--tables",
+        default="small,large,digits",
+        help="comma-separated subset of small,large,digits",
+    )
+    args = parser.parse_args()
+    tables = args.tables.split(",")
+    SKIP.extend(word for word in args.skip.split(",") if word)
+    scale = 0.2 if args.quick else 1.0
+
+    if "small" in tables:
+        n = int(40_000 * scale)
+        X, D = superposition(64, 512, 5, n + 10_000, seed=0)
+        run_table(
+            "d=64, F=512 (8x), k=5",
+            X[:n],
+            X[n:],
+            D,
+            512,
+            5,
+            epochs=5 if args.quick else args.small_epochs,
+            repeats=args.repeats,
+            threads=args.threads,
+            with_dictionary=True,
+        )
+    if "large" in tables:
+        n = int(args.large_rows * scale)
+        d, F = (64, 1024) if args.quick else (128, 4096)
+        X, D = superposition(d, F, 16, n + 10_000, seed=1)
+        run_table(
+            f"d={d}, F={F} ({F // d}x), k=16",
+            X[:n],
+            X[n:],
+            D,
+            F,
+            16,
+            epochs=3 if args.quick else args.large_epochs,
+            repeats=args.repeats,
+            threads=args.threads,
+            with_dictionary=True,
+        )
+    if "digits" in tables:
+        X_train, X_test = digits_activations(seed=0)
+        width = X_train.shape[1]
+        for factor in (8, 32):
+            run_table(
+                f"digits MLP hidden layer ({width} units), {factor}x",
+                X_train,
+                X_test,
+                None,
+                factor * width,
+                8,
+                epochs=20 if args.quick else args.digits_epochs,
+                repeats=args.repeats,
+                threads=args.threads,
+                with_dictionary=False,
+            )
+
+
+if __name__ == "__main__":
+    main()
