@@ -32,9 +32,11 @@ FORMAT_NAME = "skae"
 #: Bumped whenever a change would make older readers misread newer files.
 #: 2: the latent density behind ``sample`` (``latent_density``).
 #: 3: a calibration map per mixture component (``component_quantiles``).
-FORMAT_VERSION = 3
+#: 4: the fitted attributes' numeric arrays in the tensor section, the header
+#: naming them (``{"__tensor__": name}``).
+FORMAT_VERSION = 4
 #: Older versions :func:`load` still reads (see upgrade.py).
-OLDER_FORMAT_VERSIONS = (1, 2)
+OLDER_FORMAT_VERSIONS = (1, 2, 3)
 HEADER_KEY = "skae"
 
 
