@@ -33,7 +33,9 @@ FORMAT_NAME = "skae"
 #: 2: the latent density behind ``sample`` (``latent_density``).
 #: 3: a calibration map per mixture component (``component_quantiles``).
 #: 4: the fitted attributes' numeric arrays in the tensor section, the header
-#: naming them (``{"__tensor__": name}``).
+#: naming them (``{"__tensor__": name}``); the density's maps shared by groups
+#: of components and packed to 16 bits (``quantile_range``,
+#: ``component_maps``), diagonal covariances for wide codes.
 FORMAT_VERSION = 4
 #: Older versions :func:`load` still reads (see upgrade.py).
 OLDER_FORMAT_VERSIONS = (1, 2, 3)
