@@ -140,23 +140,32 @@ class SamplingMixin:
         """One map per group: its components' decoded draws to its rows."""
         rng = np.random.default_rng(seed)
         levels = np.linspace(0, 1, MAP_LEVELS)
+        members = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
+        draws = [
+            draw_gmm(
+                mixture,
+                max(MIN_DRAWS, round(N_DRAWS * mixture["weights"][m].sum())),
+                rng,
+                m,
+            )[0]
+            for m in members
+        ]
+        # One pass of the decoder over every group's draws.
+        decoded = self._forward_batches(
+            self._decode_batch,
+            self._project_codes(np.vstack(draws)),
+            self.n_features_in_,
+        )
+        bounds = np.cumsum([0, *map(len, draws)])
         maps = []
-        for group in range(groups.max() + 1):
-            members = np.flatnonzero(groups == group)
-            n_draws = max(MIN_DRAWS, round(N_DRAWS * mixture["weights"][members].sum()))
-            Z, _ = draw_gmm(mixture, n_draws, rng, members)
-            decoded = self._forward_batches(
-                self._decode_batch, self._project_codes(Z), self.n_features_in_
-            )
-            rows = np.isin(labels, members)
+        for group, component in enumerate(members):
+            rows = np.isin(labels, component)
             data = X[rows] if rows.sum() >= MIN_CALIBRATION_ROWS else X
+            ours = decoded[bounds[group] : bounds[group + 1]]
             maps.append(
-                [
-                    np.quantile(decoded.astype(np.float64), levels, axis=0),
-                    np.quantile(data.astype(np.float64), levels, axis=0),
-                ]
+                [np.quantile(ours, levels, axis=0), np.quantile(data, levels, axis=0)]
             )
-        return np.asarray(maps)
+        return np.asarray(maps, dtype=np.float64)
 
     def _project_codes(self, Z):
         """Codes drawn from the density, made valid codes of this model."""
