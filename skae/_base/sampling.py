@@ -68,6 +68,11 @@ MIN_CALIBRATION_ROWS = 20
 #: 2000 rows give each of the 40 components 50.
 MAX_DENSITY_ROWS = 2000
 
+#: A group's draws hold at most about this many code values, and decode to
+#: at most about this many values.
+CODE_VALUES = 2**19
+ROW_VALUES = 2**23
+
 #: ``sample`` draws, decodes and calibrates about this many values at a
 #: time, so that its memory beyond the array it returns is one such batch.
 SAMPLE_BATCH_VALUES = 2**20
@@ -115,11 +120,17 @@ class SamplingMixin:
                 len(X), MAX_DENSITY_ROWS, replace=False
             )
             X = X[np.sort(rows)]
-        codes = self._forward_batches(self._encode_batch, X, self._n_features_out)
+        inference = self._inference_module()
+        codes = self._forward_batches(
+            self._encode_batch, X, self._n_features_out, inference=inference
+        )
         codes = np.asarray(codes, dtype=np.float64)
         if kind == "prior":
             decoded = self._forward_batches(
-                self._decode_batch, self._project_codes(codes), self.n_features_in_
+                self._decode_batch,
+                self._project_codes(codes),
+                self.n_features_in_,
+                inference=inference,
             )
             density["quantiles"] = marginal_quantiles(decoded, X)
             return density
@@ -127,7 +138,7 @@ class SamplingMixin:
         density.update(mixture)
         if self.calibrate_samples:
             groups = group_components(mixture, seed)
-            maps = self._group_maps(X, mixture, labels, groups, seed)
+            maps = self._group_maps(X, mixture, labels, groups, seed, inference)
             levels, value_range = pack_maps(maps)
             density.update(
                 component_quantiles=levels,
@@ -136,34 +147,35 @@ class SamplingMixin:
             )
         return density
 
-    def _group_maps(self, X, mixture, labels, groups, seed):
+    def _group_maps(self, X, mixture, labels, groups, seed, inference):
         """One map per group: its components' decoded draws to its rows."""
         rng = np.random.default_rng(seed)
         levels = np.linspace(0, 1, MAP_LEVELS)
-        members = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
-        draws = [
-            draw_gmm(
-                mixture,
-                max(MIN_DRAWS, round(N_DRAWS * mixture["weights"][m].sum())),
-                rng,
-                m,
-            )[0]
-            for m in members
-        ]
-        # One pass of the decoder over every group's draws.
-        decoded = self._forward_batches(
-            self._decode_batch,
-            self._project_codes(np.vstack(draws)),
-            self.n_features_in_,
+        # Draws and their decoding cost memory and time with the width of
+        # the code and of the rows: bounded, as the mixture's rows are.
+        most = max(
+            MIN_DRAWS // 4,
+            min(CODE_VALUES // self._n_features_out, ROW_VALUES // X.shape[1]),
         )
-        bounds = np.cumsum([0, *map(len, draws)])
         maps = []
-        for group, component in enumerate(members):
-            rows = np.isin(labels, component)
+        for group in range(groups.max() + 1):
+            members = np.flatnonzero(groups == group)
+            share = mixture["weights"][members].sum()
+            n_draws = min(most, max(MIN_DRAWS, round(N_DRAWS * share)))
+            Z, _ = draw_gmm(mixture, n_draws, rng, members)
+            decoded = self._forward_batches(
+                self._decode_batch,
+                self._project_codes(Z),
+                self.n_features_in_,
+                inference=inference,
+            )
+            rows = np.isin(labels, members)
             data = X[rows] if rows.sum() >= MIN_CALIBRATION_ROWS else X
-            ours = decoded[bounds[group] : bounds[group + 1]]
             maps.append(
-                [np.quantile(ours, levels, axis=0), np.quantile(data, levels, axis=0)]
+                [
+                    np.quantile(decoded, levels, axis=0),
+                    np.quantile(data, levels, axis=0),
+                ]
             )
         return np.asarray(maps, dtype=np.float64)
 
@@ -249,9 +261,12 @@ class SamplingMixin:
         # A fixed number of rows per batch for a given model, so that the
         # same random_state gives the same rows.
         step = max(1, SAMPLE_BATCH_VALUES // max(n_features, self._n_features_out))
+        inference = self._inference_module()
         for start in range(0, n_samples, step):
             stop = min(start + step, n_samples)
-            X_new[start:stop] = self._sample_batch(density, stop - start, rng)
+            X_new[start:stop] = self._sample_batch(
+                density, stop - start, rng, inference
+            )
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
             return X_new
@@ -260,14 +275,16 @@ class SamplingMixin:
             columns = np.asarray([f"x{i}" for i in range(self.n_features_in_)])
         return adapter.create_container(X_new, None, columns=columns)
 
-    def _sample_batch(self, density, n_samples, rng):
+    def _sample_batch(self, density, n_samples, rng, inference):
         if density["kind"] == "prior":
             Z = rng.standard_normal((n_samples, self._n_features_out))
             labels = None
         else:
             Z, labels = draw_gmm(density, n_samples, rng)
         Z = self._project_codes(Z)
-        X_new = self._forward_batches(self._decode_batch, Z, self.n_features_in_)
+        X_new = self._forward_batches(
+            self._decode_batch, Z, self.n_features_in_, inference=inference
+        )
         maps, value_range = density["component_quantiles"], density["quantile_range"]
         if maps is not None:
             groups = density["component_maps"]
