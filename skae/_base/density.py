@@ -13,7 +13,7 @@ What it costs is bounded whatever the width (``benchmarks/bench_sizes.py``):
   ``AutoEncoder(32)`` and ``SparseAutoEncoder()`` (32 units) easier to tell
   from real rows (C2ST 0.83 and 0.85, against 0.69 with full ones);
 - the calibration maps are shared: the mixture's components are grouped
-  into at most :data:`MAX_MAP_GROUPS` groups by their means, one map per
+  into groups by their means (:func:`n_map_groups`), one map per
   group, at :data:`MAP_LEVELS` levels, stored as 16-bit fractions of each
   feature's range. With 40 maps of 20 float32 levels, a model of 784
   features carried 5 MB of maps for 0.5 MB of weights;
@@ -47,9 +47,14 @@ GMM_MAX_ITER = 30
 #: Codes of more units get diagonal covariances (see the module docstring).
 FULL_COVARIANCE_UNITS = 32
 
-#: At most this many calibration maps, each shared by the components of a
-#: group, with this many levels.
-MAX_MAP_GROUPS = 6
+#: Calibration maps, each shared by the components of a group, with
+#: MAP_LEVELS levels: at least MIN_MAP_GROUPS of them (or one per
+#: component), more while they take at most MAP_BUDGET of the weights'
+#: bytes: a model with more weights per feature (the default
+#: SparseAutoEncoder's 256 hidden units) affords more maps, and on the
+#: digits its samples needed them.
+MIN_MAP_GROUPS = 6
+MAP_BUDGET = 0.35
 MAP_LEVELS = 16
 
 #: A group's decoded side is taken from at least this many draws of it.
@@ -142,7 +147,13 @@ def draw_gmm(density, n_samples, rng, components=None):
     return Z, labels
 
 
-def group_components(density, seed, n_groups=MAX_MAP_GROUPS):
+def n_map_groups(weight_bytes, n_features):
+    """How many calibration maps a model of ``weight_bytes`` affords."""
+    per_map = 2 * MAP_LEVELS * 2 * n_features  # two sides of 16-bit levels
+    return max(MIN_MAP_GROUPS, int(MAP_BUDGET * weight_bytes) // per_map)
+
+
+def group_components(density, seed, n_groups=MIN_MAP_GROUPS):
     """The map group of each mixture component: k-means on their means."""
     means, weights = density["means"], density["weights"]
     if len(weights) <= n_groups:

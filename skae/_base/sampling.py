@@ -53,6 +53,7 @@ from .density import (
     fit_gmm,
     group_components,
     marginal_quantiles,
+    n_map_groups,
     pack_maps,
     unpack_map,
 )
@@ -137,7 +138,11 @@ class SamplingMixin:
         mixture, labels = fit_gmm(codes, seed)
         density.update(mixture)
         if self.calibrate_samples:
-            groups = group_components(mixture, seed)
+            weight_bytes = sum(
+                p.numel() * p.element_size() for p in self.net_.module_.parameters()
+            )
+            n_groups = n_map_groups(weight_bytes, self.n_features_in_)
+            groups = group_components(mixture, seed, n_groups)
             maps = self._group_maps(X, mixture, labels, groups, seed, inference)
             levels, value_range = pack_maps(maps)
             density.update(
