@@ -69,6 +69,7 @@ from .format.header import (
     check_net_description,
     check_params,
     check_shapes,
+    check_stored_values,
     destination_folder,
     entry,
     file_path,
@@ -292,7 +293,7 @@ def load(path, device=None):
             )
     if not fitted:
         return estimator
-    _check_stored_values(estimator, path)
+    check_stored_values(estimator, path)
 
     description = entry(header, "net", dict, path)
     check_net_description(description, attributes, path)
@@ -311,17 +312,6 @@ def load(path, device=None):
         }
     estimator.net_ = rebuild_net(estimator, description, tensors, device, path)
     return estimator
-
-
-def _check_stored_values(estimator, path):
-    """The estimator's own check of its fitted values (see BaseAutoEncoder)."""
-    try:
-        problems = estimator._stored_value_problems()
-    except (ValueError, TypeError) as exc:
-        message = f"do not describe a model skae fits: {exc}"
-        raise invalid(path, "params", message) from exc
-    for name, problem in problems.items():
-        raise invalid(path, f"attributes.{name}", f"{problem}; the file was edited.")
 
 
 def _decoded(header, key, path, arrays=None):

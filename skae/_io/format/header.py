@@ -222,6 +222,17 @@ def check_attributes(estimator, attributes, fitted, path):
         )
 
 
+def check_stored_values(estimator, path):
+    """The estimator's own check of its fitted values (see BaseAutoEncoder)."""
+    try:
+        problems = estimator._stored_value_problems()
+    except (ValueError, TypeError) as exc:
+        message = f"do not describe a model skae fits: {exc}"
+        raise invalid(path, "params", message) from exc
+    for name, problem in problems.items():
+        raise invalid(path, f"attributes.{name}", f"{problem}; the file was edited.")
+
+
 # ----------------------------------------------------------- the network
 
 
