@@ -33,7 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 import skae
-from skae._base.sampling import marginal_quantiles
+from skae._base.density import marginal_quantiles
 
 X = load_digits().data / 16
 NEAREST = NearestNeighbors(n_neighbors=1).fit(X)
@@ -96,6 +96,8 @@ def one_map_for_all_rows(model):
         **density,
         "quantiles": marginal_quantiles(decoded, X),
         "component_quantiles": None,
+        "quantile_range": None,
+        "component_maps": None,
     }
     try:
         return model.sample(len(X), random_state=0)

@@ -311,9 +311,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         if self.sparsity in SAE_SPARSITIES:
             n_aux = max(1, n_features // 2) if self.n_aux == "auto" else self.n_aux
             return DictionaryAutoEncoder(
-                n_features,
-                self.n_components,
-                self.n_active,
+                n_features, self.n_components, self.n_active,
                 batch_topk=self.sparsity == "sae_batchtopk",
                 n_aux=min(n_aux, self.n_components),
                 dead_after=self.dead_after,
@@ -344,9 +342,8 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         module = self.net_.module_
         if isinstance(module, DictionaryAutoEncoder):
             window = min(module.dead_after, int(module.rows_seen))
-            self.dead_fraction_ = float(
-                (module.rows_since_fired >= window).float().mean()
-            )
+            dead = module.rows_since_fired >= window
+            self.dead_fraction_ = float(dead.float().mean())
             if module.batch_topk:
                 self.threshold_ = float(module.threshold)
 
@@ -360,8 +357,8 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     def _project_codes(self, Z):
         # Codes drawn from a Gaussian mixture are dense and signed; the
         # decoder only ever saw non-negative ones with (for top-k) exactly
-        # n_active units on, as TopK keeps them.
-        # The settings the network was built with, whatever set_params did.
+        # n_active units on, as TopK keeps them; with the settings the network
+        # was built with, whatever set_params did.
         n_active = self._built_with["n_active"]
         Z = np.maximum(Z, 0.0)
         sparsity = self._built_with["sparsity"]

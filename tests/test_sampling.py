@@ -15,7 +15,12 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 import skae._base.sampling
-from skae._base.sampling import calibrate, component_quantiles, marginal_quantiles
+from skae._base.density import (
+    calibrate,
+    marginal_quantiles,
+    pack_maps,
+    unpack_map,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -150,10 +155,18 @@ def test_pickle_round_trip(cls):
 
 
 def _rewrite(path, edit):
+    """``edit(header)``, or ``edit(header, tensors)`` for an edit of the arrays."""
     with safe_open(path, framework="pt") as file:
         header = json.loads(file.metadata()["skae"])
-    edit(header)
-    save_file(load_file(path), path, metadata={"skae": json.dumps(header)})
+    tensors = load_file(path)
+    if edit.__code__.co_argcount == 2:
+        edit(header, tensors)
+    else:
+        edit(header)
+    save_file(tensors, path, metadata={"skae": json.dumps(header)})
+
+
+DENSITY = "attributes._latent_density."
 
 
 def _as_format_1(header):
@@ -193,9 +206,9 @@ def test_format_1_autoencoder_loads_without_a_density(tmp_path):
 
 def _as_format_2(header):
     header["format_version"] = 2
-    del header["attributes"]["__dict__"]["_latent_density"]["__dict__"][
-        "component_quantiles"
-    ]
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    for key in ("component_quantiles", "quantile_range", "component_maps"):
+        del density[key]
 
 
 def test_format_2_file_samples_with_the_map_of_all_rows(tmp_path):
@@ -223,7 +236,7 @@ def test_a_pickle_from_before_component_maps_samples_and_saves(tmp_path):
     state["_latent_density"] = {
         key: value
         for key, value in state["_latent_density"].items()
-        if key != "component_quantiles"
+        if key not in ("component_quantiles", "quantile_range", "component_maps")
     }
     old = skae.AutoEncoder.__new__(skae.AutoEncoder)
     old.__setstate__(state)
@@ -258,40 +271,41 @@ def test_each_component_calibrates_its_own_samples(monkeypatch):
     assert share_of_extreme_values(one_map.sample(500, random_state=0)) < 0.7
 
 
-def test_a_component_with_few_rows_keeps_the_map_of_all_rows():
+def test_packed_maps_keep_their_values_and_order():
     rng = np.random.default_rng(0)
-    X = rng.random((60, 3))
-    decoded = X + 0.1
-    labels = np.r_[np.zeros(50, dtype=int), np.ones(10, dtype=int)]
-    maps = component_quantiles(decoded, X, labels, n_components=3, n_levels=7)
-    assert maps.shape == (3, 2, 7, 3) and maps.dtype == np.float32
-    first = marginal_quantiles(decoded[:50], X[:50], n_levels=7)
-    assert_allclose(maps[0], first, rtol=1e-6)
-    # 10 rows are too few, and the third component has none.
-    everything = marginal_quantiles(decoded, X, n_levels=7).astype(np.float32)
-    assert_array_equal(maps[1], everything)
-    assert_array_equal(maps[2], everything)
+    maps = np.sort(rng.normal(size=(3, 2, 7, 5)) * 100 + 1000, axis=2)
+    maps[:, :, :, 4] = 2.5  # a constant feature
+    levels, value_range = pack_maps(maps)
+    assert levels.dtype == np.uint16 and value_range.shape == (2, 2, 5)
+    for group in range(3):
+        back = unpack_map(levels[group], value_range)
+        assert (np.diff(back, axis=1) >= 0).all()
+        span = value_range[:, 1] - value_range[:, 0]
+        assert np.all(np.abs(back - maps[group]) <= span[:, None] / 65535 + 1e-12)
 
 
-def _a_map_too_many(header):
-    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
-    maps = density["component_quantiles"]
-    maps["__ndarray__"] = maps["__ndarray__"] * 2
-    maps["shape"][0] *= 2
+def test_a_group_with_few_rows_maps_to_the_data_of_all_rows(monkeypatch):
+    X = data(skae.AutoEncoder, n_samples=200)
+    monkeypatch.setattr(skae._base.sampling, "MIN_CALIBRATION_ROWS", len(X) + 1)
+    density = make(skae.AutoEncoder).fit(X)._latent_density
+    levels, value_range = density["component_quantiles"], density["quantile_range"]
+    everything = np.quantile(X, np.linspace(0, 1, levels.shape[2]), axis=0)
+    for group in levels:
+        assert_allclose(unpack_map(group, value_range)[1], everything, atol=1e-4)
 
 
-def _negative_weight(header):
-    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
-    density["weights"]["__ndarray__"][0] = -0.5
+def _a_map_too_many(header, tensors):
+    maps = tensors[DENSITY + "component_quantiles"]
+    tensors[DENSITY + "component_quantiles"] = torch.cat([maps, maps])
 
 
-def _drop_features_of_the_maps(header):
-    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
-    maps = density["component_quantiles"]
-    maps["shape"][3] = 3
-    maps["__ndarray__"] = [
-        [[row[:3] for row in q] for q in both] for both in maps["__ndarray__"]
-    ]
+def _negative_weight(header, tensors):
+    tensors[DENSITY + "weights"][0] = -0.5
+
+
+def _drop_features_of_the_maps(header, tensors):
+    maps = tensors[DENSITY + "component_quantiles"]
+    tensors[DENSITY + "component_quantiles"] = maps[..., :3].contiguous()
 
 
 def _maps_beside_quantiles(header):

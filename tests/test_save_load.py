@@ -449,8 +449,8 @@ def _edited_attribute(tmp_path, estimator, name, value):
     skae.save(estimator, path)
     header, tensors = read(path)
     attributes = header["attributes"]["__dict__"]
-    if isinstance(attributes[name], dict):  # an array
-        attributes[name]["__ndarray__"][0] = value
+    if isinstance(attributes[name], dict):  # an array, in the tensor section
+        tensors[attributes[name]["__tensor__"]][0] = value
     elif isinstance(attributes[name], list):
         attributes[name][0] = value
     else:

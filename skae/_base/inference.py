@@ -37,13 +37,16 @@ class BatchedInference:
             return copy.deepcopy(module).double().eval(), torch.float64, device
         return module.eval(), torch.float32, device
 
-    def _forward_batches(self, fn, X, n_outputs, rows=None):
+    def _forward_batches(self, fn, X, n_outputs, rows=None, inference=None):
         """``fn(module, batch)`` over ``X``, ``rows`` at a time, as one array.
 
         ``rows`` defaults to ``INFERENCE_BATCH_SIZE``, read at call time.
+        ``inference`` is ``_inference_module()``'s result, for a caller that
+        runs many small arrays through the same module (``sample``'s
+        batches): building it copies the module.
         """
         rows = rows or INFERENCE_BATCH_SIZE
-        module, dtype, device = self._inference_module()
+        module, dtype, device = inference or self._inference_module()
         self._check_inference_range(X, dtype, device)
         out_dtype = np.float32 if X.dtype == np.float32 else np.float64
         n_samples = X.shape[0]

@@ -1,10 +1,13 @@
 """Saving and loading estimators without pickle.
 
 :func:`save` writes one ``.safetensors`` file: the tensors (module weights and
-buffers, optimiser state, generator states) are safetensors' raw arrays, and
-everything else (the class name, ``get_params()``, fitted attributes such as
-``n_features_in_`` or ``loss_curve_``, the epoch-level training history) is
-one JSON document kept in the file's safetensors header. :func:`load` reads
+buffers, optimiser state, generator states) and every numeric array among the
+fitted attributes (the latent density, a scaler's statistics) are
+safetensors' raw arrays, and everything else (the class name,
+``get_params()``, fitted attributes such as ``n_features_in_`` or
+``loss_curve_``, the epoch-level training history, the names of the
+attributes' arrays) is one JSON document kept in the file's safetensors
+header, whose size does not grow with the number of features. :func:`load` reads
 that JSON and the arrays and rebuilds the estimator through its own
 constructor and ``_initialize_net``: no pickle, no ``torch.load``, no import of
 a name taken from the file, so a file cannot run code when loaded.
@@ -49,7 +52,7 @@ from numbers import Integral
 import sklearn
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .._base.base import BaseAutoEncoder
 from .._base.constraints import same_param
@@ -66,20 +69,29 @@ from .format.header import (
     check_net_description,
     check_params,
     check_shapes,
+    check_stored_values,
     destination_folder,
     entry,
     file_path,
     invalid,
     read_header,
 )
-from .format.net_state import CRITERION, MODULE, net_state, rebuild_net
+from .format.net_state import (
+    ATTRIBUTES,
+    CRITERION,
+    MODULE,
+    attribute_arrays,
+    net_state,
+    rebuild_net,
+)
 
 
 def save(estimator, path):
     """Save an autoencoder to a ``.safetensors`` file, without pickle.
 
-    The file holds the weights as safetensors arrays and the parameters and
-    fitted state as JSON (in the safetensors header). It can be loaded on
+    The file holds the weights and the fitted state's arrays as safetensors
+    arrays, and the parameters and the rest of the fitted state as JSON (in
+    the safetensors header). It can be loaded on
     any machine, with or without the device the model was trained on, by
     :func:`load`. Unfitted estimators are saved with their parameters only.
 
@@ -154,18 +166,24 @@ def save(estimator, path):
         for key, value in vars(estimator).items()
         if key != "net_" and key not in params
     }
+    arrays = {}
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "class": name,
         "versions": _versions(),
         "params": to_json(params, "parameter"),
-        "attributes": to_json(attributes, "attribute"),
+        # Numeric arrays (the density, a scaler's statistics) go to the tensor
+        # section: the header keeps names and shapes, whatever the width.
+        "attributes": to_json(
+            attributes, "attribute", arrays=arrays, path=ATTRIBUTES[:-1]
+        ),
         "fitted": hasattr(estimator, "net_"),
     }
     tensors = {}
     if header["fitted"]:
         header["net"], tensors = net_state(estimator.net_)
+    tensors.update({key: torch.from_numpy(a) for key, a in arrays.items()})
 
     metadata = {HEADER_KEY: json.dumps(header)}
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".skae-", suffix=".tmp")
@@ -247,7 +265,7 @@ def load(path, device=None):
         # A default in its place could describe another network.
         raise invalid(path, f"params.{missing[0]}", "is missing; the file was edited.")
     check_params(estimator, path)
-    attributes = _decoded(header, "attributes", path)
+    attributes = _decoded(header, "attributes", path, attribute_arrays(path))
     for key in attributes:
         if not _is_attribute_name(cls, key, params):
             raise ValueError(
@@ -275,7 +293,7 @@ def load(path, device=None):
             )
     if not fitted:
         return estimator
-    _check_stored_values(estimator, path)
+    check_stored_values(estimator, path)
 
     description = entry(header, "net", dict, path)
     check_net_description(description, attributes, path)
@@ -286,25 +304,19 @@ def load(path, device=None):
     if problem is not None:
         raise invalid(path, "attributes._latent_density", f"{problem}.")
     device = torch.device("cpu") if device is None else resolve_device(device)
-    tensors = load_file(path, device=str(device))
+    with safe_open(path, framework="pt", device=str(device)) as file:
+        tensors = {
+            key: file.get_tensor(key)
+            for key in file.keys()
+            if not key.startswith(ATTRIBUTES)
+        }
     estimator.net_ = rebuild_net(estimator, description, tensors, device, path)
     return estimator
 
 
-def _check_stored_values(estimator, path):
-    """The estimator's own check of its fitted values (see BaseAutoEncoder)."""
+def _decoded(header, key, path, arrays=None):
     try:
-        problems = estimator._stored_value_problems()
-    except (ValueError, TypeError) as exc:
-        message = f"do not describe a model skae fits: {exc}"
-        raise invalid(path, "params", message) from exc
-    for name, problem in problems.items():
-        raise invalid(path, f"attributes.{name}", f"{problem}; the file was edited.")
-
-
-def _decoded(header, key, path):
-    try:
-        value = from_json(entry(header, key, dict, path), key)
+        value = from_json(entry(header, key, dict, path), key, arrays)
     except ValueError as exc:
         if os.fspath(path) in str(exc):
             raise

@@ -4,6 +4,7 @@ No scikit-learn or skorch here; errors are plain ``ValueError`` so the
 estimators can re-raise them as they see fit.
 """
 
+import os
 from contextlib import contextmanager
 from functools import cache
 
@@ -143,3 +144,22 @@ def as_tensor(array):
     if not array.flags.writeable:
         array = np.array(array)
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation, or None if unknown.
+
+    Linux's MemAvailable (free memory plus what the page cache would give
+    back), else the free physical pages.
+    """
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -26,14 +26,21 @@ def check_latent_density(value, attributes):
     """What is wrong with a stored ``_latent_density``, or None (for skae.load).
 
     Shapes must agree with ``_n_features_out`` and ``n_features_in_``, every
-    number must be finite, the weights a probability vector and every
+    number must be finite, the weights a probability vector, every
     covariance symmetric positive definite (its Cholesky factor is what
-    sampling uses).
+    sampling uses) or, for diagonal ones, positive, and every map
+    non-decreasing.
     """
     problem = check_latent_density_kind(value, attributes)
     if value is None or problem is not None:
         return problem
-    keys = {"kind", "quantiles", "component_quantiles"}
+    keys = {
+        "kind",
+        "quantiles",
+        "component_quantiles",
+        "quantile_range",
+        "component_maps",
+    }
     if value["kind"] == "gmm":
         keys |= {"weights", "means", "covariances"}
     if value.keys() != keys:
@@ -46,6 +53,8 @@ def check_latent_density(value, attributes):
     if maps is not None and (value["kind"] == "prior" or quantiles is not None):
         return "component_quantiles must be None for a prior or beside quantiles"
     if value["kind"] == "prior":
+        if value["quantile_range"] is not None or value["component_maps"] is not None:
+            return "quantile_range and component_maps must be None for a prior"
         return None
     weights = value["weights"]
     n = _axis_length(weights, axis=0, ndim=1)
@@ -55,20 +64,74 @@ def check_latent_density(value, attributes):
         return "weights must be non-negative numbers summing to 1"
     if not _finite_array(value["means"], (n, n_out)):
         return f"means must have shape ({n}, {n_out}) for _n_features_out={n_out}"
-    covariances = value["covariances"]
+    problem = _covariance_problem(value["covariances"], n, n_out)
+    if problem is not None:
+        return problem
+    return _maps_problem(value, n, n_in)
+
+
+def _covariance_problem(covariances, n, n_out):
+    if _finite_array(covariances, (n, n_out)):
+        if not bool((covariances > 0).all()):
+            return "diagonal covariances must be positive"
+        return None
     if not _finite_array(covariances, (n, n_out, n_out)) or not np.allclose(
         covariances, covariances.transpose(0, 2, 1)
     ):
-        return f"covariances must be {n} symmetric {n_out} x {n_out} matrices"
+        return (
+            f"covariances must be {n} symmetric {n_out} x {n_out} matrices, "
+            f"or {n} diagonals of {n_out}"
+        )
     try:
         np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         return "covariances must be positive definite"
-    if maps is not None and not _quantile_maps(maps, (n, 2), n_in):
+    return None
+
+
+def _maps_problem(value, n, n_in):
+    """The calibration maps of a mixture: one per component as float arrays
+    (format 3), or packed, shared by groups of components."""
+    maps, value_range = value["component_quantiles"], value["quantile_range"]
+    groups = value["component_maps"]
+    if maps is None:
+        if value_range is not None or groups is not None:
+            return "quantile_range and component_maps must be None without maps"
+        return None
+    if value_range is None:
+        if groups is not None or not _quantile_maps(maps, (n, 2), n_in):
+            return (
+                f"component_quantiles must be None or {n} maps of 2 "
+                f"non-decreasing (n, {n_in}) arrays"
+            )
+        return None
+    n_groups = _axis_length(maps, axis=0, ndim=4)
+    n_levels = _axis_length(maps, axis=2, ndim=4)
+    if not (
+        isinstance(maps, np.ndarray)
+        and maps.dtype == np.uint16
+        and n_groups >= 1
+        and n_levels >= 1
+        and maps.shape == (n_groups, 2, n_levels, n_in)
+        and bool((np.diff(maps.astype(np.int32), axis=2) >= 0).all())
+    ):
         return (
-            f"component_quantiles must be None or {n} maps of 2 non-decreasing "
-            f"(n, {n_in}) arrays"
+            "component_quantiles must be None or packed maps: uint16, of "
+            f"shape (groups, 2, levels, {n_in}), non-decreasing over levels"
         )
+    if not _finite_array(value_range, (2, 2, n_in)) or not bool(
+        (value_range[:, 0] <= value_range[:, 1]).all()
+    ):
+        return f"quantile_range must be (low, high) pairs of shape (2, 2, {n_in})"
+    if not (
+        isinstance(groups, np.ndarray)
+        and groups.dtype.kind in "iu"
+        and groups.shape == (n,)
+        and bool(((groups >= 0) & (groups < n_groups)).all())
+    ):
+        return f"component_maps must give each of the {n} components a map"
+    if len(np.unique(groups)) != n_groups:
+        return "component_quantiles must be None or packed maps each in use"
     return None
 
 

@@ -4,6 +4,14 @@ JSON has no tuples, arrays or devices: :func:`to_json` writes them, and
 dicts, as tagged objects, and :func:`from_json` reads them back, refusing
 anything else: no pickle, no import of a name taken from the file, and no
 array larger than the data written for it.
+
+Given an ``arrays`` dict, :func:`to_json` puts every numeric array there
+instead, under a name made of its path (``attributes._latent_density.means``),
+and writes only ``{"__tensor__": name}``: :func:`skae.save` stores those
+arrays in the file's binary tensor section, so that the JSON header holds
+parameters, names and shapes, and its size does not grow with the number of
+features (safetensors refuses headers over 100 MB; decimal text of a density
+fitted on 8,000 features was more than that).
 """
 
 from numbers import Integral
@@ -16,7 +24,12 @@ import torch
 _ALLOWED_KINDS = "biuf"
 
 
-def to_json(value, what, name=""):
+def to_json(value, what, name="", arrays=None, path=""):
+    """``value`` as JSON data; numeric arrays into ``arrays`` when it is given.
+
+    ``what`` and ``name`` describe the value in errors; ``path`` names the
+    arrays put into ``arrays``.
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -25,14 +38,28 @@ def to_json(value, what, name=""):
         return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value)
-    if isinstance(value, tuple):
-        return {"__tuple__": [to_json(v, what, name) for v in value]}
-    if isinstance(value, list):
-        return [to_json(v, what, name) for v in value]
+    if isinstance(value, (tuple, list)):
+        items = [
+            to_json(v, what, name, arrays, f"{path}.{i}") for i, v in enumerate(value)
+        ]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"__dict__": {k: to_json(v, what, k) for k, v in value.items()}}
+        return {
+            "__dict__": {
+                k: to_json(v, what, k, arrays, f"{path}.{k}") for k, v in value.items()
+            }
+        }
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
+    if isinstance(value, np.ndarray) and arrays is not None:
+        if value.dtype.kind in _ALLOWED_KINDS and value.dtype.fields is None:
+            key = path
+            while key in arrays:
+                key += "_"
+            # Native byte order and contiguous, as safetensors stores them.
+            native = value.astype(value.dtype.newbyteorder("="), copy=False)
+            arrays[key] = np.ascontiguousarray(native)
+            return {"__tensor__": key}
     if isinstance(value, np.ndarray):
         if value.dtype == np.float32:
             data = _shortest_float32(value)
@@ -64,9 +91,10 @@ def _shortest_float32(array):
     return np.asarray(shortest, dtype=np.float64).reshape(array.shape).tolist()
 
 
-def from_json(value, where):
+def from_json(value, where, arrays=None):
     """The Python value of a JSON entry; ``where`` names it in errors.
 
+    ``arrays`` holds the arrays that ``{"__tensor__": name}`` entries name.
     Raises ValueError for anything :func:`to_json` does not write.
     """
     if isinstance(value, float) and value != value:
@@ -74,7 +102,7 @@ def from_json(value, where):
         # NaN != NaN, and parameter dicts compare equal only through identity.
         return np.nan
     if isinstance(value, list):
-        return [from_json(v, where) for v in value]
+        return [from_json(v, where, arrays) for v in value]
     if not isinstance(value, dict):
         return value
     if (
@@ -82,9 +110,19 @@ def from_json(value, where):
         and "__tuple__" in value
         and isinstance(value["__tuple__"], list)
     ):
-        return tuple(from_json(v, where) for v in value["__tuple__"])
+        return tuple(from_json(v, where, arrays) for v in value["__tuple__"])
     if len(value) == 1 and isinstance(value.get("__dict__"), dict):
-        return {k: from_json(v, f"{where}.{k}") for k, v in value["__dict__"].items()}
+        return {
+            k: from_json(v, f"{where}.{k}", arrays)
+            for k, v in value["__dict__"].items()
+        }
+    if len(value) == 1 and isinstance(value.get("__tensor__"), str):
+        name = value["__tensor__"]
+        if arrays is None or name not in arrays:
+            raise ValueError(
+                f"{where} names the array {name!r:.80}, which is not in the file."
+            )
+        return arrays[name]
     if len(value) == 1 and isinstance(value.get("__device__"), str):
         try:
             return torch.device(value["__device__"])

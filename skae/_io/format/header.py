@@ -32,6 +32,11 @@ FORMAT_NAME = "skae"
 #: Bumped whenever a change would make older readers misread newer files.
 #: 2: the latent density behind ``sample`` (``latent_density``).
 #: 3: a calibration map per mixture component (``component_quantiles``).
+#: 4: the fitted attributes' numeric arrays in the tensor section, the header
+#: naming them (``{"__tensor__": name}``); the density's maps shared by groups
+#: of components and packed to 16 bits (``quantile_range``,
+#: ``component_maps``), diagonal covariances for wide codes; ``target_weight``
+#: (a label head on the code).
 FORMAT_VERSION = 4
 #: Older versions :func:`load` still reads (see upgrade.py).
 OLDER_FORMAT_VERSIONS = (1, 2, 3)
@@ -216,6 +221,17 @@ def check_attributes(estimator, attributes, fitted, path):
             f"has {len(attributes['loss_curve_'])} entries for n_iter_="
             f"{attributes['n_iter_']} epochs.",
         )
+
+
+def check_stored_values(estimator, path):
+    """The estimator's own check of its fitted values (see BaseAutoEncoder)."""
+    try:
+        problems = estimator._stored_value_problems()
+    except (ValueError, TypeError) as exc:
+        message = f"do not describe a model skae fits: {exc}"
+        raise invalid(path, "params", message) from exc
+    for name, problem in problems.items():
+        raise invalid(path, f"attributes.{name}", f"{problem}; the file was edited.")
 
 
 # ----------------------------------------------------------- the network

@@ -1,4 +1,5 @@
-"""The tensor half of a skae file: a fitted net's weights, optimiser and generators.
+"""The tensor half of a skae file: a fitted net's weights, optimiser and generators,
+and the numeric arrays of the fitted attributes.
 
 :func:`net_state` splits a fitted skorch net into a JSON-able description
 and named tensors; :func:`rebuild_net` builds the estimator's network anew
@@ -8,6 +9,7 @@ through ``_initialize_net`` and loads them into it.
 import os
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from ..._net import net_generators
 from .encoding import from_json, to_json
@@ -19,6 +21,8 @@ MODULE, CRITERION, OPTIMIZER, GENERATOR = (
     "optimizer.",
     "generator.",
 )
+#: The prefix of the names of the fitted attributes' arrays in the file.
+ATTRIBUTES = "attributes."
 
 
 def net_state(net):
@@ -91,6 +95,26 @@ def rebuild_net(estimator, description, tensors, device, path):
         raise invalid(path, "net.history", "must be a list of one dict per epoch.")
     net.history.extend(history)
     return net
+
+
+def attribute_arrays(path):
+    """The numeric arrays of the fitted attributes, by name, as numpy arrays.
+
+    Read before anything is built: the checks of the attributes need their
+    values. They take no more memory than the file's own bytes.
+    """
+    arrays = {}
+    try:
+        with safe_open(path, framework="numpy") as file:
+            for key in file.keys():
+                if key.startswith(ATTRIBUTES):
+                    arrays[key] = file.get_tensor(key)
+    except (SafetensorError, TypeError, ValueError) as exc:
+        raise invalid(path, "attributes", f"hold an unreadable array ({exc}).") from exc
+    for key, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise invalid(path, key, f"has dtype {array.dtype}; skae writes numbers.")
+    return arrays
 
 
 def _prefixed(prefix, state_dict):

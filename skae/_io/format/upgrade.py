@@ -69,7 +69,7 @@ _TARGET_WEIGHT_SINCE_FORMAT_4 = frozenset(
 )
 
 
-def _from_version_3(header):
+def _target_weight_before_format_4(header):
     name = header.get("class")
     if name not in {*_TARGET_WEIGHT_SINCE_FORMAT_4, "UMAPAutoEncoder"}:
         return
@@ -106,7 +106,24 @@ def _sampling_before_format_2(name):
     params = {"latent_density": kind, "calibrate_samples": kind is None}
     if kind != "prior":
         return params, None
-    return params, {"kind": "prior", "quantiles": None, "component_quantiles": None}
+    keys = ("quantiles", "component_quantiles", *_PACKED_MAPS)
+    return params, {"kind": "prior", **dict.fromkeys(keys)}
+
+
+#: Entries format 4 added to the density: maps packed as 16-bit fractions of
+#: ``quantile_range``, shared by the groups of components in
+#: ``component_maps``. None in older files: a float map per component.
+_PACKED_MAPS = ("quantile_range", "component_maps")
+
+
+def _from_version_3(header):
+    _target_weight_before_format_4(header)
+    # Format 3 kept one float map per mixture component, arrays in the header.
+    attributes = _tagged_dict(header.get("attributes"))
+    density = _tagged_dict((attributes or {}).get("_latent_density"))
+    if density is not None:
+        for key in _PACKED_MAPS:
+            density.setdefault(key, None)
 
 
 def _from_version_2(header):
@@ -166,7 +183,12 @@ def upgrade_pickled_state(name, state, fitted):
     density = state.get("_latent_density")
     if isinstance(density, dict) and "component_quantiles" not in density:
         # Pickled before per-component calibration maps: the map of all rows.
-        state = {**state, "_latent_density": {**density, "component_quantiles": None}}
+        density = {**density, "component_quantiles": None}
+    if isinstance(density, dict) and not density.keys() >= set(_PACKED_MAPS):
+        # Pickled with a float map per component.
+        density = {**dict.fromkeys(_PACKED_MAPS), **density}
+    if density is not state.get("_latent_density"):
+        state = {**state, "_latent_density": density}
     state = {**_later_params(name, state), **state}
     if isinstance(state.get("_built_with"), dict):
         built = state["_built_with"]

@@ -1,0 +1,241 @@
+"""The latent density's numbers: a Gaussian mixture and quantile maps, as arrays.
+
+Plain numpy on plain arrays, so that the fitted density is data that pickle,
+:func:`skae.save` and :mod:`skae._io.format.density_checks` handle as they
+handle any fitted attribute. :mod:`skae._base.sampling` fits and uses it.
+
+What it costs is bounded whatever the width (``benchmarks/bench_sizes.py``):
+
+- a code of more than :data:`FULL_COVARIANCE_UNITS` units gets diagonal
+  covariances: a full one costs ``n_components ** 3`` per component to fit
+  (74 s for a 4,096-unit code) and ``n_components ** 2`` numbers to store.
+  Not for fewer units: on the digits, diagonal ones made the samples of
+  ``AutoEncoder(32)`` and ``SparseAutoEncoder()`` (32 units) easier to tell
+  from real rows (C2ST 0.83 and 0.85, against 0.69 with full ones);
+- the calibration maps are shared: the mixture's components are grouped
+  into groups by their means (:func:`n_map_groups`), one map per
+  group, at :data:`MAP_LEVELS` levels, stored as 16-bit fractions of each
+  feature's range. With 40 maps of 20 float32 levels, a model of 784
+  features carried 5 MB of maps for 0.5 MB of weights;
+- the decoded side of a group's map is the decoder's output on draws from
+  that group's components, not the reconstructions of its training rows:
+  the map then takes what ``sample`` decodes to what the data hold, and on
+  the digits samples became harder to tell from real rows (C2ST 0.56
+  rather than 0.81 for ``AutoEncoder(32)``).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn import config_context
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+#: The mixture has one component per this many training rows, and at most
+#: MAX_COMPONENTS. Chosen by sample realism, not by BIC: on the digits BIC
+#: picks 10 components, and 40 give samples that a classifier tells from real
+#: rows less often, for every variant (benchmarks/bench_sample.py).
+ROWS_PER_COMPONENT = 50
+MAX_COMPONENTS = 40
+
+#: EM iterations: on the digits samples were as realistic after 20 as after
+#: 100 (scikit-learn's default), which can take 5 times longer.
+GMM_MAX_ITER = 30
+
+#: Codes of more units get diagonal covariances (see the module docstring).
+FULL_COVARIANCE_UNITS = 32
+
+#: Calibration maps, each shared by the components of a group, with
+#: MAP_LEVELS levels: at least MIN_MAP_GROUPS of them (or one per
+#: component), more while they take at most MAP_BUDGET of the weights'
+#: bytes: a model with more weights per feature (the default
+#: SparseAutoEncoder's 256 hidden units) affords more maps, and on the
+#: digits its samples needed them.
+MIN_MAP_GROUPS = 6
+MAP_BUDGET = 0.35
+MAP_LEVELS = 16
+
+#: A group's decoded side is taken from at least this many draws of it.
+MIN_DRAWS = 200
+#: Draws spread over the groups by weight for the decoded sides.
+N_DRAWS = 2000
+
+#: Added to the diagonal of every covariance (GaussianMixture's reg_covar),
+#: relative to the codes' variance, so that a component on a few identical
+#: codes (a constant unit, one row) keeps an invertible covariance.
+REG_COVAR = 1e-6
+
+#: The largest value of a stored map level (uint16).
+_TOP = np.iinfo(np.uint16).max
+
+
+def fit_gmm(codes, seed):
+    """A Gaussian mixture fitted to ``codes``, and the component of each code.
+
+    Returns the mixture's weights, means and covariances as a dict of
+    arrays (covariances of shape (n, d, d), or (n, d) for diagonal ones),
+    and the labels.
+    """
+    n_samples, n_dims = codes.shape
+    # Relative to the codes' scale, which differs between models and units.
+    reg_covar = REG_COVAR * max(float(np.var(codes, axis=0).max()), 1e-12)
+    full = n_dims <= FULL_COVARIANCE_UNITS
+    if n_samples < 2:
+        # GaussianMixture needs two rows; one row's mixture is a point mass,
+        # kept invertible by reg_covar.
+        covariance = reg_covar * (np.eye(n_dims) if full else np.ones(n_dims))
+        mixture = {
+            "weights": np.ones(1),
+            "means": codes[:1].copy(),
+            "covariances": covariance[None],
+        }
+        return mixture, np.zeros(n_samples, dtype=np.intp)
+    n_components = min(MAX_COMPONENTS, max(1, n_samples // ROWS_PER_COMPONENT))
+    gmm = GaussianMixture(
+        n_components,
+        covariance_type="full" if full else "diag",
+        reg_covar=reg_covar,
+        max_iter=GMM_MAX_ITER,
+        random_state=seed,
+    )
+    # A mixture that has not fully converged still samples well, and the
+    # user can do nothing about it: the warning would only be noise.
+    # The codes are numpy arrays whatever the input was, and the
+    # k-means start refuses to run with array API dispatch on.
+    # One thread, as KMeans limits BLAS itself: on arrays this small, BLAS's
+    # threads cost more than they save (5 to 10 times the fit time for 40
+    # components of 8-unit digits codes on a busy 2-core machine).
+    with (
+        warnings.catch_warnings(),
+        config_context(array_api_dispatch=False),
+        threadpool_limits(limits=1),
+    ):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = gmm.fit_predict(codes)
+    mixture = {
+        "weights": gmm.weights_,
+        "means": gmm.means_,
+        "covariances": gmm.covariances_,
+    }
+    return mixture, labels
+
+
+def draw_gmm(density, n_samples, rng, components=None):
+    """``n_samples`` codes from a Gaussian mixture, in random order, and the
+    component each was drawn from; only from ``components`` if given.
+
+    By hand rather than ``GaussianMixture.sample``, which returns the rows
+    grouped by component and needs the fitted estimator (not plain arrays).
+    """
+    weights, means = density["weights"], density["means"]
+    if components is None:
+        components = np.arange(len(weights))
+    p = weights[components] / weights[components].sum()
+    labels = components[rng.choice(len(components), size=n_samples, p=p)]
+    Z = rng.standard_normal((n_samples, means.shape[1]))
+    covariances = density["covariances"]
+    for component in components:
+        rows = labels == component
+        if covariances.ndim == 2:  # diagonal
+            scale = np.sqrt(covariances[component])
+            Z[rows] = means[component] + Z[rows] * scale
+        else:
+            factor = np.linalg.cholesky(covariances[component])
+            Z[rows] = means[component] + Z[rows] @ factor.T
+    return Z, labels
+
+
+def n_map_groups(weight_bytes, n_features):
+    """How many calibration maps a model of ``weight_bytes`` affords."""
+    per_map = 2 * MAP_LEVELS * 2 * n_features  # two sides of 16-bit levels
+    return max(MIN_MAP_GROUPS, int(MAP_BUDGET * weight_bytes) // per_map)
+
+
+def group_components(density, seed, n_groups=MIN_MAP_GROUPS):
+    """The map group of each mixture component: k-means on their means."""
+    means, weights = density["means"], density["weights"]
+    if len(weights) <= n_groups:
+        return np.arange(len(weights))
+    with threadpool_limits(limits=1):
+        kmeans = KMeans(n_groups, n_init=1, random_state=seed)
+        groups = kmeans.fit(means, sample_weight=weights).labels_
+    # Numbered 0..n-1 without gaps, should k-means leave a cluster empty.
+    return np.unique(groups, return_inverse=True)[1].astype(np.int64)
+
+
+def marginal_quantiles(decoded, X, n_levels=None):
+    """Quantiles of each feature of the reconstructions and of the data.
+
+    Shape (2, n, n_features): the decoder's quantiles, then the data's, at
+    ``n`` evenly spaced levels: ``n_levels``, or by default
+    ``min(100, n_samples)``.
+    """
+    if n_levels is None:
+        n_levels = min(100, len(X))
+    levels = np.linspace(0, 1, n_levels)
+    return np.stack(
+        [
+            np.quantile(np.asarray(decoded, dtype=np.float64), levels, axis=0),
+            np.quantile(np.asarray(X, dtype=np.float64), levels, axis=0),
+        ]
+    )
+
+
+def pack_maps(maps):
+    """Maps of shape (n, 2, levels, n_features) as 16-bit fractions of each
+    feature's range: ``(levels, range)``, range of shape (2, 2, n_features)
+    holding each side's low and high values. Rounding keeps each map
+    non-decreasing."""
+    maps = np.asarray(maps, dtype=np.float64)
+    low = maps.min(axis=(0, 2)).astype(np.float32).astype(np.float64)
+    high = maps.max(axis=(0, 2)).astype(np.float32).astype(np.float64)
+    span = np.where(high > low, high - low, 1.0)
+    fractions = (maps - low[None, :, None, :]) / span[None, :, None, :]
+    levels = np.rint(np.clip(fractions, 0, 1) * _TOP).astype(np.uint16)
+    # float32 ends: the range costs half as much, and its rounding is far
+    # below a 16-bit level's step.
+    return levels, np.stack([low, high], axis=1).astype(np.float32)
+
+
+def unpack_map(levels, value_range):
+    """One packed map, shape (2, n_levels, n_features), back as float64."""
+    value_range = np.asarray(value_range, dtype=np.float64)
+    low, high = value_range[:, 0], value_range[:, 1]
+    fractions = levels.astype(np.float64) / _TOP
+    return low[:, None, :] + fractions * (high - low)[:, None, :]
+
+
+def calibrate(X, quantiles):
+    """Map each feature of ``X`` from the decoder's quantiles to the data's.
+
+    The piecewise-linear, non-decreasing map of QuantileTransformer followed
+    by its inverse, written out because the quantiles are stored as plain
+    arrays (see the module docstring). Interpolating both ways and averaging
+    spreads a run of equal quantiles (a pixel the decoder always leaves
+    blank) evenly, as QuantileTransformer does.
+    """
+    decoded, data = np.asarray(quantiles[0], np.float64), np.asarray(quantiles[1])
+    up = _interp_columns(X, decoded, data)
+    down = -_interp_columns(-X, -decoded[::-1], -data[::-1])
+    return 0.5 * (up + down)
+
+
+def _interp_columns(X, xp, fp):
+    """``np.interp(X[:, j], xp[:, j], fp[:, j])`` for every column j, in one call.
+
+    np.interp takes one column at a time, and a sample of digits from 40
+    components would call it thousands of times. So each column is shifted
+    into a band of its own, the bands one apart and in column order: the
+    concatenated ``xp`` is then sorted, and one interpolation over it is
+    every column's. Values outside a column's ``xp`` take its end values,
+    as np.interp gives them.
+    """
+    low, high = xp[0], xp[-1]
+    shift = np.arange(xp.shape[1]) * ((high - low).max() + 1.0) - low
+    points = np.clip(X, low, high) + shift
+    values = np.interp(points.ravel(), (xp + shift).T.ravel(), fp.T.ravel())
+    values = values.reshape(X.shape)
+    values = np.where(X < low, fp[0], values)
+    return np.where(X > high, fp[-1], values)

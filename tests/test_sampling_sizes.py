@@ -1,0 +1,104 @@
+"""The latent density at any width: its size, its covariances, sample's memory."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import NotFittedError
+
+import skae
+import skae._base.sampling
+from skae._base.transaction import FitInterrupted
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def rows(n_samples, n_features, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n_samples, 4)) @ rng.random((4, n_features))
+
+
+def array_bytes(density):
+    return sum(v.nbytes for v in density.values() if isinstance(v, np.ndarray))
+
+
+def weight_bytes(model):
+    return sum(p.numel() * p.element_size() for p in model.net_.module_.parameters())
+
+
+@pytest.mark.parametrize("n_features", [64, 784, 4000])
+def test_the_density_stores_less_than_half_the_weights(n_features):
+    model = skae.AutoEncoder(max_iter=1, random_state=0).fit(rows(500, n_features))
+    density = model._latent_density
+    assert density["component_quantiles"].dtype == np.uint16
+    assert array_bytes(density) <= 0.5 * weight_bytes(model)
+
+
+def test_the_maps_grow_with_the_width_only_through_a_few_levels_per_feature():
+    sizes = []
+    for n_features in (100, 1000):
+        model = skae.AutoEncoder(
+            n_components=4, hidden_layer_sizes=(8,), max_iter=1, random_state=0
+        ).fit(rows(500, n_features))
+        sizes.append(array_bytes(model._latent_density))
+    # Per feature: at most 6 maps x 2 sides x 16 levels x 2 bytes, and a range.
+    assert (sizes[1] - sizes[0]) / 900 <= 6 * 2 * 16 * 2 + 2 * 2 * 4
+
+
+def test_a_wide_code_gets_diagonal_covariances():
+    model = skae.SparseAutoEncoder(
+        n_components=256, n_active=4, max_iter=1, random_state=0
+    ).fit(rows(200, 20))
+    density = model._latent_density
+    assert density["covariances"].shape == (len(density["weights"]), 256)
+    samples = model.sample(30, random_state=0)
+    assert np.isfinite(samples).all()
+    assert_array_equal(samples, model.sample(30, random_state=0))
+
+
+def test_a_narrow_code_keeps_full_covariances():
+    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
+    density = model.fit(rows(200, 10))._latent_density
+    assert density["covariances"].shape == (len(density["weights"]), 3, 3)
+
+
+def test_sample_needs_about_one_batch_beyond_what_it_returns(monkeypatch):
+    monkeypatch.setattr(skae._base.sampling, "SAMPLE_BATCH_VALUES", 10_000)
+    model = skae.AutoEncoder(n_components=2, max_iter=1, random_state=0)
+    model.fit(rows(300, 50))
+    tracemalloc.start()
+    out = model.sample(20_000, random_state=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # A batch is 200 rows of 50 features; its temporaries are a few of them.
+    assert peak - out.nbytes < 20 * 10_000 * 8
+
+
+def test_sample_refuses_an_output_larger_than_memory_up_front(monkeypatch):
+    model = skae.AutoEncoder(n_components=2, max_iter=1, random_state=0)
+    model.fit(rows(100, 10))
+    monkeypatch.setattr(skae._base.sampling, "available_memory", lambda: 10**6)
+    with pytest.raises(MemoryError, match=r"sample\(1000000\) would return 0.08 GB"):
+        model.sample(10**6)
+    assert model.sample(1000).shape == (1000, 10)
+
+
+def test_ctrl_c_while_the_density_is_fitted_keeps_the_trained_model(monkeypatch):
+    X = rows(100, 10)
+
+    def interrupted(codes, seed):
+        raise KeyboardInterrupt
+
+    model = skae.AutoEncoder(n_components=2, max_iter=3, random_state=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(skae._base.sampling, "fit_gmm", interrupted)
+        with pytest.raises(FitInterrupted):
+            model.fit(X)
+    assert model.n_iter_ == 3
+    trained = skae.AutoEncoder(n_components=2, max_iter=3, random_state=0).fit(X)
+    assert_array_equal(model.transform(X), trained.transform(X))
+    with pytest.raises(NotFittedError, match="interrupted while the density"):
+        model.sample(2)
+    model.partial_fit(X)
+    assert model.sample(2).shape == (2, 10)
