@@ -36,7 +36,11 @@ _LATER_PARAMS = {
 
 def _later_params(name, params):
     """The parameters ``name`` gained since ``params`` were written, or {}."""
-    if name not in _LATER_PARAMS or not isinstance(params, dict):
+    # An edited header may hold anything as its class: the checks after
+    # the upgrade refuse it.
+    if not isinstance(name, str) or name not in _LATER_PARAMS:
+        return {}
+    if not isinstance(params, dict):
         return {}
     (key, values), added = _LATER_PARAMS[name]
     value = params.get(key)
@@ -71,6 +75,8 @@ _TARGET_WEIGHT_SINCE_FORMAT_4 = frozenset(
 
 def _target_weight_before_format_4(header):
     name = header.get("class")
+    if not isinstance(name, str):
+        return
     if name not in {*_TARGET_WEIGHT_SINCE_FORMAT_4, "UMAPAutoEncoder"}:
         return
     params = _tagged_dict(header.get("params"))
