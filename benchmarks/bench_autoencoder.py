@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 import torch
+from hand_loop import randperm_loop
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -55,34 +56,10 @@ def digits_float32():
     return MinMaxScaler().fit_transform(X_train).astype(np.float32)
 
 
-def randperm_loop(X, n_threads, fused=False):
-    """The fastest loop a user would write by hand: one tensor, one randperm
-    per epoch, slices of it as batches; no DataLoader. With ``fused``, Adam's
-    fused kernel, as skae uses it: what torch itself can do on this machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        generator = torch.Generator().manual_seed(0)
-        X = torch.from_numpy(X)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(64, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 8),
-            torch.nn.Linear(8, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 64),
-        )
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
-        for _ in range(EPOCHS):
-            order = torch.randperm(len(X), generator=generator)
-            for start in range(0, len(X), BATCH):
-                batch = X[order[start : start + BATCH]]
-                optimizer.zero_grad()
-                loss = torch.nn.functional.mse_loss(model(batch), batch)
-                loss.backward()
-                optimizer.step()
-    finally:
-        torch.set_num_threads(previous)
+def loop(X, n_threads, fused=False):
+    return randperm_loop(
+        X, 8, n_threads=n_threads, epochs=EPOCHS, batch_size=BATCH, fused=fused
+    )
 
 
 def skae_fit(X, init):
@@ -119,9 +96,9 @@ def fit_times(repeats):
     contenders = {
         "AutoEncoder init=pca": lambda: skae_fit(X, "pca"),
         "AutoEncoder init=random": lambda: skae_fit(X, "random"),
-        "randperm loop, 1 thread": lambda: randperm_loop(X, 1),
-        "randperm loop, 2 threads": lambda: randperm_loop(X, 2),
-        "  same, fused Adam, 1 thread": lambda: randperm_loop(X, 1, fused=True),
+        "randperm loop, 1 thread": lambda: loop(X, 1),
+        "randperm loop, 2 threads": lambda: loop(X, 2),
+        "  same, fused Adam, 1 thread": lambda: loop(X, 1, fused=True),
         "MLPRegressor (float32)": lambda: mlp_fit(X),
     }
     times = {name: [] for name in contenders}

@@ -51,6 +51,7 @@ import warnings
 
 import numpy as np
 import torch
+from hand_loop import randperm_loop
 from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
@@ -236,30 +237,9 @@ def section_sampling(model):
 
 def hand_loop(X, n_threads, epochs):
     """The loop a user would write: randperm, fused Adam, batch 200."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        generator = torch.Generator().manual_seed(0)
-        X = torch.from_numpy(X)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(784, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 32),
-            torch.nn.Linear(32, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 784),
-        )
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-        for _ in range(epochs):
-            order = torch.randperm(len(X), generator=generator)
-            for start in range(0, len(X), BATCH):
-                batch = X[order[start : start + BATCH]]
-                optimizer.zero_grad()
-                loss = torch.nn.functional.mse_loss(model(batch), batch)
-                loss.backward()
-                optimizer.step()
-    finally:
-        torch.set_num_threads(previous)
+    randperm_loop(
+        X, 32, n_threads=n_threads, epochs=epochs, batch_size=BATCH, fused=True
+    )
 
 
 def skae_fit(X, init, epochs):
