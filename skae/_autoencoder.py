@@ -1,10 +1,7 @@
 """Fully connected autoencoders."""
 
-import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import StrOptions
-from threadpoolctl import threadpool_limits
 
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
@@ -12,6 +9,7 @@ from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.modules import dense_autoencoder
 from ._nn.residual import ResidualAutoEncoderModule
+from ._support.pca_start import pca_start
 
 
 class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
@@ -345,45 +343,3 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             torch.from_numpy(components),
             torch.from_numpy(scale),
         )
-
-
-#: Smallest scale of a PCA start's scores: the encoder's weights, 1 / scale,
-#: stay 1000 times below float32's largest number (and UMAP's, a third of
-#: it, too).
-SMALLEST_SCALE = 1e3 / np.finfo(np.float32).max
-
-
-def pca_start(X, n_components, draw_seed):
-    """PCA's mean, components and score scales on ``X``, for a PCA start.
-
-    ``draw_seed()`` seeds the PCA; it is called only when there is a PCA to
-    fit. PCA finds at most min(n_samples, n_features) directions, none in
-    constant data; the other code units start at zero (see
-    ResidualAutoEncoderModule) and only the mean is PCA's.
-
-    The PCA runs on one BLAS thread: a multi-threaded BLAS sums in an order
-    that depends on its thread count, so that a search's loky or dask
-    workers (one thread each) and the main process would start from PCAs a
-    few ulps apart, and their scores would differ by up to 1e-5.
-    """
-    X = X.astype(np.float64)
-    mean = X.mean(axis=0)
-    components, scale = np.empty((0, X.shape[1])), np.empty(0)
-    if len(X) > 1 and np.ptp(X, axis=0).any():
-        n_found = min(n_components, *X.shape)
-        with threadpool_limits(limits=1, user_api="blas"):
-            pca = PCA(n_found, random_state=draw_seed()).fit(X)
-        # Whitened scores: every unit starts with unit variance. In a
-        # throw-away run of bench_autoencoder.py's section 3 (digits
-        # pipeline), whitened codes scored 0.878 at k=30 against 0.865
-        # for raw scores (PCA: 0.868); the section prints only the
-        # default, so re-measure before changing this. The floors keep a
-        # direction of (almost) no variance from blowing the encoder's
-        # weights up, the second one out of float32's range when the data
-        # lie below it (1e-42, say); the reconstruction is PCA's whatever
-        # the scale.
-        variance = pca.explained_variance_
-        scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
-        scale = np.maximum(scale, SMALLEST_SCALE)
-        mean, components = pca.mean_, pca.components_
-    return mean, components, scale

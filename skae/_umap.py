@@ -8,7 +8,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import AutoEncoder, pca_start
+from ._autoencoder import AutoEncoder
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
 from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
@@ -19,6 +19,7 @@ from ._nn.modules import dense_autoencoder
 from ._nn.residual import ResidualAutoEncoderModule
 from ._nn.umap import EdgeAutoEncoderModule
 from ._support import umap_params
+from ._support.pca_start import pca_start
 from ._support.umap import class_codes, far_distance, find_ab_params, training_edges
 from ._utils.docs import inherit_docs
 from ._utils.warnings import warn

@@ -333,7 +333,9 @@ class VariationalAutoEncoder(
         def batch_error(module, x):
             return squared_error(module.decode(module.encode(x)[0]), x)
 
-        return float(np.mean(self._forward_batches(batch_error, X, None)))
+        with self._fit_summary_module() as inference:
+            errors = self._forward_batches(batch_error, X, None, inference=inference)
+        return float(np.mean(errors, dtype=np.float64))
 
     # -------------------------------------------------------------- inference
 

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._base.inference
 from skae import AutoEncoder
-from skae._autoencoder import pca_start
+from skae._support.pca_start import pca_start
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

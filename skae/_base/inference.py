@@ -5,6 +5,7 @@ the trained module over the rows a batch at a time, so the extra memory stays
 at one batch whatever the number of rows.
 """
 
+import contextlib
 import copy
 from numbers import Integral
 
@@ -18,6 +19,11 @@ from .input import as_float32
 #: Rows per inference batch: bounds the extra memory of transform & co. to a
 #: few MB per layer whatever the number of rows. Read at call time.
 INFERENCE_BATCH_SIZE = 4096
+
+#: Most values in one inference batch's input or output rows: wide tables
+#: get fewer rows per batch (209 at 20,000 features), so that a batch of
+#: float64 rows stays at 32 MB.
+INFERENCE_BATCH_VALUES = 2**22
 
 
 class BatchedInference:
@@ -37,15 +43,38 @@ class BatchedInference:
             return copy.deepcopy(module).double().eval(), torch.float64, device
         return module.eval(), torch.float32, device
 
+    @contextlib.contextmanager
+    def _fit_summary_module(self):
+        """The trained module in eval mode and float32, without a copy.
+
+        For what ``fit`` computes once from its own training rows
+        (``reconstruction_error_``, the latent density): those need no
+        batch-size-independent codes, and the float64 copy of
+        :meth:`_inference_module` cost as much as a third of an epoch at
+        784 features. The module's training flags are restored after.
+        """
+        module = self.net_.module_
+        modes = [(layer, layer.training) for layer in module.modules()]
+        device = next(module.parameters()).device
+        module.eval()
+        try:
+            yield module, torch.float32, device
+        finally:
+            for layer, training in modes:
+                layer.training = training
+
     def _forward_batches(self, fn, X, n_outputs, rows=None, inference=None):
         """``fn(module, batch)`` over ``X``, ``rows`` at a time, as one array.
 
-        ``rows`` defaults to ``INFERENCE_BATCH_SIZE``, read at call time.
+        ``rows`` defaults to ``INFERENCE_BATCH_SIZE``, read at call time,
+        or fewer for rows wider than ``INFERENCE_BATCH_VALUES`` allows.
         ``inference`` is ``_inference_module()``'s result, for a caller that
         runs many small arrays through the same module (``sample``'s
         batches): building it copies the module.
         """
-        rows = rows or INFERENCE_BATCH_SIZE
+        if rows is None:
+            widest = max(int(np.prod(X.shape[1:])), n_outputs or 1)
+            rows = max(1, min(INFERENCE_BATCH_SIZE, INFERENCE_BATCH_VALUES // widest))
         module, dtype, device = inference or self._inference_module()
         self._check_inference_range(X, dtype, device)
         out_dtype = np.float32 if X.dtype == np.float32 else np.float64

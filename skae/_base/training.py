@@ -200,4 +200,8 @@ class TrainingMixin:
 
     def _reconstruction_error(self, X):
         """``reconstruction_error_``: for models whose score is not -MSE, override."""
-        return float(-np.mean(self._score_samples(X)))
+        with self._fit_summary_module() as inference:
+            scores = self._forward_batches(
+                self._score_batch, X, None, inference=inference
+            )
+        return float(-np.mean(scores, dtype=np.float64))

@@ -9,9 +9,17 @@ from .._utils.runtime import as_tensor
 
 
 def dataset_tensor(dataset):
+    X, rows = dataset_rows(dataset)
+    return X if rows is None else X[rows]
+
+
+def dataset_rows(dataset):
+    """The tensor under ``dataset``, and the indices of its rows (None: all)."""
     if isinstance(dataset, Subset):
-        return dataset_tensor(dataset.dataset)[torch.as_tensor(dataset.indices)]
-    return as_tensor(dataset.X)
+        X, rows = dataset_rows(dataset.dataset)
+        indices = torch.as_tensor(dataset.indices)
+        return X, indices if rows is None else rows[indices]
+    return as_tensor(dataset.X), None
 
 
 class TensorBatches:
@@ -23,23 +31,34 @@ class TensorBatches:
     gather of one slice of the permutation, so memory stays at one batch.
     With ``targets`` (the clean rows of corrupted inputs ``X``), batches are
     ``(x, target)`` pairs; otherwise ``(x, None)``: x is its own target.
+    With ``rows``, only those rows of ``X`` (a training split) are batched,
+    gathered from ``X`` itself: a copy of the split would hold most of the
+    data a second time.
     """
 
-    def __init__(self, X, batch_size, shuffle=False, generator=None, targets=None):
+    def __init__(
+        self, X, batch_size, shuffle=False, generator=None, targets=None, rows=None
+    ):
         self.X = X
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.targets = targets
+        self.rows = rows
 
     def __len__(self):
-        return math.ceil(len(self.X) / self.batch_size)
+        return math.ceil(self._n_samples() / self.batch_size)
+
+    def _n_samples(self):
+        return len(self.X) if self.rows is None else len(self.rows)
 
     def __iter__(self):
-        n_samples = len(self.X)
-        order = None
+        n_samples = self._n_samples()
+        order = self.rows
         if self.shuffle:
             order = torch.randperm(n_samples, generator=self.generator)
+            if self.rows is not None:
+                order = self.rows[order]
         for start in range(0, n_samples, self.batch_size):
             rows = slice(start, start + self.batch_size)
             if order is None:
