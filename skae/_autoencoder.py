@@ -49,7 +49,12 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         cross-entropy, a label of -1 marking a row without one, which trains
         the reconstruction only (semi-supervised codes); a float target (1-D
         or 2-D) a linear head on its standardised values and their squared
-        error. ``None`` ignores ``y``, as PCA does, so that a
+        error. With class labels, ``early_stopping`` holds no rows out and
+        stops on the training loss: the held-out cross-entropy rises once
+        the head grows confident, long before the codes stop improving for
+        a classifier. A float target keeps the held-out rows, which stop
+        its head from overfitting a small table. ``None`` ignores ``y``,
+        as PCA does, so that a
         :class:`~sklearn.pipeline.Pipeline` never turns supervised by
         surprise. 0.5 to 0.9 suits codes for a downstream classifier; see
         the user guide's "Supervised and semi-supervised codes".
@@ -95,7 +100,8 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         Unlike :class:`~sklearn.neural_network.MLPRegressor`, on by default:
         on small tables the training loss keeps falling after the error on
         new data has started to rise (see the user guide's "Why not just
-        PCA?").
+        PCA?"). A fit on class labels (``target_weight`` set) holds no
+        rows out and watches the training loss: see ``target_weight``.
 
     validation_fraction : float in (0, 1), default=0.1
         Fraction of the training data held out when ``early_stopping``.
@@ -186,12 +192,14 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         Training loss (mean squared error) per epoch.
 
     validation_scores_ : list of float or None
-        Negative validation loss per epoch when ``early_stopping``, else None.
+        Negative validation loss per epoch when ``early_stopping`` held
+        rows out (not in a fit on class labels), else None.
 
     best_validation_score_ : float or None
         Score of the weights kept when ``early_stopping``: the best epoch's,
         or the start's (scored before the first epoch, not in
-        ``validation_scores_``; with ``init="pca"``, PCA's), else None.
+        ``validation_scores_``; with ``init="pca"``, PCA's) when rows were
+        held out, else None.
 
     reconstruction_error_ : float
         Mean squared reconstruction error on the training data at the end.

@@ -86,7 +86,8 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         Hold out ``validation_fraction`` of the training data, stop when its
         loss stops improving and restore the best weights (the weights
         training starts from count as epoch 0). Without it, training stops
-        when the training loss stops improving.
+        when the training loss stops improving, as it does in a fit on
+        class labels (see ``target_weight``).
 
     tol : float, default=1e-4
         Relative improvement of the monitored loss below which an epoch does

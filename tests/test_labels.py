@@ -224,25 +224,58 @@ def test_a_warm_start_refuses_a_changed_target_weight(digits):
 # ------------------------------------------------ training and the PCA start
 
 
-def test_early_stopping_keeps_the_pca_start_as_epoch_0(digits):
+def test_labels_keep_the_pca_start(digits):
     X, y = digits
     params = {"early_stopping": True, "learning_rate_init": 1e-9, "max_iter": 5}
     supervised = small(AutoEncoder, target_weight=0.5, **params).fit(X, y)
     plain = small(AutoEncoder, **params).fit(X)
-    # No epoch beats the start: both keep PCA's codes.
+    # Training starts from PCA's codes, and no step moves them far.
     assert_allclose(supervised.transform(X), plain.transform(X), atol=1e-5)
-    assert len(supervised.validation_scores_) == 5
 
 
-def test_early_stopping_monitors_the_held_out_total_loss(digits):
+@pytest.mark.parametrize("cls", [AutoEncoder, DenoisingAutoEncoder])
+def test_early_stopping_with_labels_watches_the_training_loss(digits, cls):
     X, y = digits
-    model = small(AutoEncoder, target_weight=1.0, early_stopping=True).fit(X, y)
-    # Weight 1: the held-out loss is the cross-entropy alone, which starts at
-    # about log(10) (a random head), far above the reconstruction error.
-    assert -model.validation_scores_[0] > 1.0
-    assert -model.validation_scores_[0] == pytest.approx(
-        model.net_.history[0]["valid_loss"]
-    )
+    model = small(cls, target_weight=0.5, early_stopping=True, max_iter=4)
+    model.fit(X, y)
+    # No rows held out: every epoch trains on all of them, and there is no
+    # held-out score.
+    assert all("valid_loss" not in row for row in model.net_.history)
+    # The same epochs as without early stopping, on the same rows.
+    unheld = small(cls, target_weight=0.5, early_stopping=False, max_iter=4)
+    assert model.loss_curve_ == unheld.fit(X, y).loss_curve_
+    assert model.validation_scores_ is None
+    assert model.best_validation_score_ is None
+    # The net still holds rows out when it trains without labels.
+    assert dict(model.net_.callbacks_)["stopping"].monitor == "valid_loss"
+
+
+def test_early_stopping_without_classes_still_holds_rows_out(digits):
+    X, y = digits
+    params = {"early_stopping": True, "max_iter": 4}
+    for model in (
+        small(AutoEncoder, target_weight=0.5, **params).fit(X),
+        small(AutoEncoder, **params).fit(X, y),
+        # A float target: its held-out squared error is what keeps a head
+        # on a small table from overfitting.
+        small(AutoEncoder, target_weight=0.5, **params).fit(X, y + 0.5),
+    ):
+        assert len(model.validation_scores_) == 4
+        assert "valid_loss" in model.net_.history[-1]
+    # target_weight=None with early stopping: y changes nothing.
+    with_y = small(AutoEncoder, **params).fit(X, y)
+    without = small(AutoEncoder, **params).fit(X)
+    assert_array_equal(with_y.transform(X), without.transform(X))
+    assert with_y.validation_scores_ == without.validation_scores_
+
+
+def test_a_warm_start_without_y_holds_rows_out_again(digits):
+    X, y = digits
+    model = small(AutoEncoder, target_weight=0.5, early_stopping=True, max_iter=2)
+    model.fit(X, y)
+    model.set_params(warm_start=True).fit(X)
+    assert "valid_loss" in model.net_.history[-1]
+    assert model.validation_scores_
 
 
 # ------------------------------------------------------------ round trips

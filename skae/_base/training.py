@@ -37,7 +37,7 @@ class TrainingMixin:
         is built. ``partial_fit`` never holds out validation rows.
         """
         incremental = method == "partial_fit"
-        validate = self.early_stopping and not incremental
+        validate = not incremental and self._holds_out_rows()
         X = np.asarray(X, dtype=np.float32)
         n_samples = X.shape[0]
         # The split rounds the validation part up, as train_test_split does.
@@ -91,6 +91,12 @@ class TrainingMixin:
                 "warm_start=True, to continue training."
             )
         return self
+
+    def _holds_out_rows(self):
+        """Whether ``fit`` holds out rows for early stopping to watch:
+        ``early_stopping``, unless a mixin (a label head) decides otherwise.
+        Without them, early stopping watches the training loss."""
+        return self.early_stopping
 
     def _training_data(self, module, X):
         """A context giving what the net trains on: the rows ``X`` by default.
