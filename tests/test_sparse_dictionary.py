@@ -88,6 +88,36 @@ def test_module_start_ties_encoder_to_decoder():
     assert_array_equal(module.decoder.bias.detach(), mean)
 
 
+@pytest.mark.parametrize("batch_topk", [False, True])
+def test_training_forward_matches_encode_then_decode(batch_topk):
+    # forward sums each row's k atoms directly and picks the top k before the
+    # ReLU; encode/decode (transform, ONNX) go the dense way.
+    module = DictionaryAutoEncoder(6, 40, 3, batch_topk=batch_topk)
+    module.start(torch.zeros(6))
+    x = torch.randn(32, 6, generator=torch.Generator().manual_seed(0))
+    module.eval()
+    if batch_topk:
+        module.threshold.fill_(0.5)
+    reconstruction, code, aux = module(x)
+    assert aux is None
+    assert_allclose(code.detach(), module.encode(x).detach(), atol=1e-6)
+    assert_allclose(
+        reconstruction.detach(), module.decode(module.encode(x)).detach(), atol=1e-5
+    )
+
+
+def test_forward_counts_a_latent_as_fired_only_when_positive():
+    module = DictionaryAutoEncoder(4, 6, 2).train()
+    module.start(torch.zeros(4))
+    with torch.no_grad():
+        module.encoder.weight.zero_()
+        module.encoder.bias.copy_(torch.tensor([1.0, 0.0, -1.0, -2.0, -3.0, -4.0]))
+    module.rows_since_fired.fill_(5)
+    module(torch.randn(3, 4))
+    # Latent 1 is in every row's top 2 but at 0: it did not fire.
+    assert module.rows_since_fired.tolist() == [0, 8, 8, 8, 8, 8]
+
+
 def kill_latent(est, j):
     """A latent whose activation is tiny and constant: it never wins a top-k.
 
