@@ -118,6 +118,75 @@ def test_forward_counts_a_latent_as_fired_only_when_positive():
     assert module.rows_since_fired.tolist() == [0, 8, 8, 8, 8, 8]
 
 
+class Unlifted(DictionaryAutoEncoder):
+    """The module as it was before the lift in the selection."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_rate=0.0, **kwargs)
+
+
+def test_no_latent_is_left_dead_on_a_small_set(monkeypatch):
+    # Twice as many latents as true features, on 600 rows: without the lift
+    # in the selection, latents that lose every top-k never come back (1 in
+    # 8 here); with it, each fires on its share of rows.
+    X = superposition(n_rows=600)
+    params = {"n_components": 64, "max_iter": 20, "learning_rate_init": 1e-2}
+    est = sae(**params).fit(X)
+    assert est.code_metrics(X)["dead_fraction"] == 0
+    assert est.dead_fraction_ == 0
+    monkeypatch.setattr(skae._sparse, "DictionaryAutoEncoder", Unlifted)
+    assert sae(**params).fit(X).code_metrics(X)["dead_fraction"] > 0.05
+
+
+def test_lift_lets_a_losing_latent_fire_then_lets_it_go():
+    module = DictionaryAutoEncoder(8, 8, 1, dead_after=10**6).train()
+    with torch.no_grad():
+        module.decoder.weight.copy_(torch.eye(8))
+    module.start(torch.zeros(8))
+    with torch.no_grad():
+        module.encoder.weight[3] = 0.0
+        module.encoder.bias[3] = 1e-4
+    x = torch.rand(64, 8, generator=torch.Generator().manual_seed(0)) + 0.1
+    fired_at = None
+    for step in range(500):
+        if module(x)[1][:, 3].any():
+            fired_at = step
+            break
+    assert fired_at is not None and float(module.selection_bias[3]) > 0
+    # Once its rate is up the bias shrinks; transform selects with it too.
+    module.eval()
+    assert module.encode(x)[:, 3].any()
+    module.train()
+    module.firing_rate.fill_(1.0)
+    before = float(module.selection_bias[3])
+    module(x)
+    assert float(module.selection_bias[3]) < before
+
+
+def test_modules_saved_before_the_lift_load_without_it():
+    module = DictionaryAutoEncoder(5, 7, 2)
+    module.start(torch.zeros(5))
+    state = {
+        key: value
+        for key, value in module.state_dict().items()
+        if key not in ("selection_bias", "firing_rate")
+    }
+    copy = DictionaryAutoEncoder(5, 7, 2)
+    copy.load_state_dict(state, strict=True)
+    assert_array_equal(copy.selection_bias, torch.zeros(7))
+    assert_allclose(copy.firing_rate, 2 / 7)
+    # A module pickled before the lift: no buffers, no settings.
+    old = pickle.loads(pickle.dumps(module))
+    for name in ("selection_bias", "firing_rate"):
+        del old._buffers[name]
+    for name in ("min_rate", "lift_step", "rate_momentum"):
+        delattr(old, name)
+    revived = pickle.loads(pickle.dumps(old))
+    assert_array_equal(revived.selection_bias, torch.zeros(7))
+    x = torch.randn(4, 5)
+    assert_array_equal(revived.encode(x).detach(), module.encode(x).detach())
+
+
 def kill_latent(est, j):
     """A latent whose activation is tiny and constant: it never wins a top-k.
 
@@ -301,7 +370,13 @@ def test_round_trips_keep_codes_and_counts(sparsity, tmp_path):
         assert_array_equal(copy.transform(X), est.transform(X))
         assert copy.dead_fraction_ == est.dead_fraction_
         assert copy.threshold_ == est.threshold_
-        for name in ("rows_since_fired", "rows_seen", "threshold"):
+        for name in (
+            "rows_since_fired",
+            "rows_seen",
+            "threshold",
+            "selection_bias",
+            "firing_rate",
+        ):
             assert_array_equal(
                 getattr(module_of(copy), name), getattr(module_of(est), name)
             )
