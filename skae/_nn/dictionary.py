@@ -161,7 +161,7 @@ class DictionaryAutoEncoder(nn.Module):
         return F.relu(pre.gather(1, indices)), indices
 
     def sparsify(self, pre):
-        """BatchTopK's code from the activations ``pre`` (after the ReLU)."""
+        """The code from the activations ``pre`` (after the ReLU)."""
         if not self.batch_topk:
             values, indices = self.select(pre)
             return torch.zeros_like(pre).scatter(1, indices, values)
