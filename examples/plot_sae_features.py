@@ -13,7 +13,8 @@ Here the true directions are known: we draw them, build activations from
 them, and check how well :class:`skae.SparseAutoEncoder` with
 ``sparsity="sae_topk"`` finds them. That setting is the top-k SAE as the
 field builds it: linear, unit-norm atoms, tied start, pre-encoder bias, and
-the AuxK term for dead latents (see :ref:`sae_interpretability`).
+the AuxK term for dead latents, plus a lift in the top-k choice for latents
+that fire too rarely (see :ref:`sae_interpretability`).
 """
 
 # %%
@@ -48,13 +49,11 @@ X_train, X_test = activations(10_000), activations(2000)
 # -------------------------------------------------------
 # ``latent_density=None``: no Gaussian mixture on the codes, which only
 # :meth:`~skae.SparseAutoEncoder.sample` needs and which grows with the
-# square of the number of latents. On 10,000 rows a latent counts as dead
-# after 1,000 rows without firing (``dead_after``), a tenth of an epoch.
+# square of the number of latents.
 sae = SparseAutoEncoder(
     n_components=n_true,
     n_active=n_on,
     sparsity="sae_topk",
-    dead_after=1000,
     batch_size=256,
     learning_rate_init=1e-2,
     max_iter=15,

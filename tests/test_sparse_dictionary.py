@@ -88,6 +88,105 @@ def test_module_start_ties_encoder_to_decoder():
     assert_array_equal(module.decoder.bias.detach(), mean)
 
 
+@pytest.mark.parametrize("batch_topk", [False, True])
+def test_training_forward_matches_encode_then_decode(batch_topk):
+    # forward sums each row's k atoms directly and picks the top k before the
+    # ReLU; encode/decode (transform, ONNX) go the dense way.
+    module = DictionaryAutoEncoder(6, 40, 3, batch_topk=batch_topk)
+    module.start(torch.zeros(6))
+    x = torch.randn(32, 6, generator=torch.Generator().manual_seed(0))
+    module.eval()
+    if batch_topk:
+        module.threshold.fill_(0.5)
+    reconstruction, code, aux = module(x)
+    assert aux is None
+    assert_allclose(code.detach(), module.encode(x).detach(), atol=1e-6)
+    assert_allclose(
+        reconstruction.detach(), module.decode(module.encode(x)).detach(), atol=1e-5
+    )
+
+
+def test_forward_counts_a_latent_as_fired_only_when_positive():
+    module = DictionaryAutoEncoder(4, 6, 2).train()
+    module.start(torch.zeros(4))
+    with torch.no_grad():
+        module.encoder.weight.zero_()
+        module.encoder.bias.copy_(torch.tensor([1.0, 0.0, -1.0, -2.0, -3.0, -4.0]))
+    module.rows_since_fired.fill_(5)
+    module(torch.randn(3, 4))
+    # Latent 1 is in every row's top 2 but at 0: it did not fire.
+    assert module.rows_since_fired.tolist() == [0, 8, 8, 8, 8, 8]
+
+
+class Unlifted(DictionaryAutoEncoder):
+    """The module as it was before the lift in the selection."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_rate=0.0, **kwargs)
+
+
+def test_no_latent_is_left_dead_on_a_small_set(monkeypatch):
+    # Twice as many latents as true features, on 600 rows: without the lift
+    # in the selection, latents that lose every top-k never come back (1 in
+    # 8 here); with it, each fires on its share of rows.
+    X = superposition(n_rows=600)
+    params = {"n_components": 64, "max_iter": 20, "learning_rate_init": 1e-2}
+    est = sae(**params).fit(X)
+    assert est.code_metrics(X)["dead_fraction"] == 0
+    assert est.dead_fraction_ == 0
+    monkeypatch.setattr(skae._sparse, "DictionaryAutoEncoder", Unlifted)
+    assert sae(**params).fit(X).code_metrics(X)["dead_fraction"] > 0.05
+
+
+def test_lift_lets_a_losing_latent_fire_then_lets_it_go():
+    module = DictionaryAutoEncoder(8, 8, 1, dead_after=10**6).train()
+    with torch.no_grad():
+        module.decoder.weight.copy_(torch.eye(8))
+    module.start(torch.zeros(8))
+    with torch.no_grad():
+        module.encoder.weight[3] = 0.0
+        module.encoder.bias[3] = 1e-4
+    x = torch.rand(64, 8, generator=torch.Generator().manual_seed(0)) + 0.1
+    fired_at = None
+    for step in range(500):
+        if module(x)[1][:, 3].any():
+            fired_at = step
+            break
+    assert fired_at is not None and float(module.selection_bias[3]) > 0
+    # Once its rate is up the bias shrinks; transform selects with it too.
+    module.eval()
+    assert module.encode(x)[:, 3].any()
+    module.train()
+    module.firing_rate.fill_(1.0)
+    before = float(module.selection_bias[3])
+    module(x)
+    assert float(module.selection_bias[3]) < before
+
+
+def test_modules_saved_before_the_lift_load_without_it():
+    module = DictionaryAutoEncoder(5, 7, 2)
+    module.start(torch.zeros(5))
+    state = {
+        key: value
+        for key, value in module.state_dict().items()
+        if key not in ("selection_bias", "firing_rate")
+    }
+    copy = DictionaryAutoEncoder(5, 7, 2)
+    copy.load_state_dict(state, strict=True)
+    assert_array_equal(copy.selection_bias, torch.zeros(7))
+    assert_allclose(copy.firing_rate, 2 / 7)
+    # A module pickled before the lift: no buffers, no settings.
+    old = pickle.loads(pickle.dumps(module))
+    for name in ("selection_bias", "firing_rate"):
+        del old._buffers[name]
+    for name in ("min_rate", "lift_step", "rate_momentum"):
+        delattr(old, name)
+    revived = pickle.loads(pickle.dumps(old))
+    assert_array_equal(revived.selection_bias, torch.zeros(7))
+    x = torch.randn(4, 5)
+    assert_array_equal(revived.encode(x).detach(), module.encode(x).detach())
+
+
 def kill_latent(est, j):
     """A latent whose activation is tiny and constant: it never wins a top-k.
 
@@ -271,7 +370,13 @@ def test_round_trips_keep_codes_and_counts(sparsity, tmp_path):
         assert_array_equal(copy.transform(X), est.transform(X))
         assert copy.dead_fraction_ == est.dead_fraction_
         assert copy.threshold_ == est.threshold_
-        for name in ("rows_since_fired", "rows_seen", "threshold"):
+        for name in (
+            "rows_since_fired",
+            "rows_seen",
+            "threshold",
+            "selection_bias",
+            "firing_rate",
+        ):
             assert_array_equal(
                 getattr(module_of(copy), name), getattr(module_of(est), name)
             )
@@ -287,6 +392,10 @@ def test_onnx_graph_matches_transform(sparsity):
     pytest.importorskip("skl2onnx")
     X = superposition(n_rows=300)
     est = sae(sparsity).fit(X)
+    if sparsity == "sae_topk":
+        # The graph chooses with the lift's biases too: make them matter.
+        bias = module_of(est).selection_bias
+        bias.copy_(torch.linspace(0.0, 1.0, bias.numel()))
     onx = skae.to_onnx(est, X[:1])
     session = ort.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]

@@ -6,7 +6,12 @@ pre-encoder bias), the encoder starts as the decoder's transpose, and the
 decoder's columns (the atoms) are unit vectors, so that the code carries the
 magnitudes. Latents that have not fired for a while are "dead"; the AuxK
 term asks the ``n_aux`` most active of them to reconstruct what the live
-ones missed, which gives them a gradient again. BatchTopK (Bussmann et al.,
+ones missed, which gives them a gradient again. With top-k, a latent that
+fires on fewer than ``min_rate`` times the average share of rows (``k`` over
+the number of latents) is lifted in the selection: a bias, added to its
+activation only to choose the top k, grows until it fires that often, and
+shrinks back to 0 once it does (the load balancing of mixture-of-experts
+routers without an auxiliary loss, Wang et al., 2024). BatchTopK (Bussmann et al.,
 2024) keeps the ``k * batch`` largest activations of a training batch rather
 than ``k`` per row, and at inference a threshold learned in training.
 """
@@ -16,12 +21,15 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def keep_topk(x, k):
-    """``x`` with all but the ``k`` largest entries of each row set to 0."""
-    if k >= x.shape[1]:
-        return x
-    values, indices = x.topk(k, dim=1)
-    return torch.zeros_like(x).scatter(1, indices, values)
+def column_norms(weight):
+    """Each column's Euclidean norm, kept off 0.
+
+    Faster than ``weight.norm(dim=0)``, a strided reduction, by an order of
+    magnitude at a few thousand columns; clamped before the square root, whose
+    gradient at 0 would be infinite.
+    """
+    tiny = torch.finfo(weight.dtype).tiny
+    return weight.pow(2).sum(dim=0).clamp_min(tiny).sqrt()
 
 
 class DictionaryAutoEncoder(nn.Module):
@@ -42,6 +50,14 @@ class DictionaryAutoEncoder(nn.Module):
         Dead latents that reconstruct the residual (0: no AuxK term).
     dead_after : int
         A latent is dead once it has not fired on this many training rows.
+    min_rate : float
+        With top-k, the share of rows a latent should fire on at least, as a
+        fraction of the average share ``k / n_latents``; 0 lifts none.
+    lift_step : float
+        How far a step moves a latent's selection bias, as a fraction of
+        the batch's mean absolute pre-activation.
+    rate_momentum : float
+        Weight of each batch in the running firing rates.
     threshold_momentum : float
         Weight of each batch's smallest kept activation in the running
         average that becomes the inference threshold (BatchTopK).
@@ -57,6 +73,9 @@ class DictionaryAutoEncoder(nn.Module):
         n_aux=0,
         dead_after=10_000,
         threshold_momentum=0.01,
+        min_rate=0.5,
+        lift_step=0.01,
+        rate_momentum=0.05,
     ):
         super().__init__()
         self.k = k
@@ -64,6 +83,9 @@ class DictionaryAutoEncoder(nn.Module):
         self.n_aux = n_aux
         self.dead_after = dead_after
         self.threshold_momentum = threshold_momentum
+        self.min_rate = min_rate
+        self.lift_step = lift_step
+        self.rate_momentum = rate_momentum
         self.encoder = nn.Linear(n_features, n_latents)
         # decoder.bias is the pre-encoder bias too.
         self.decoder = nn.Linear(n_latents, n_features)
@@ -75,6 +97,30 @@ class DictionaryAutoEncoder(nn.Module):
         self.register_buffer("rows_seen", torch.zeros((), dtype=torch.long))
         # Negative until the first training batch sets it.
         self.register_buffer("threshold", torch.tensor(-1.0))
+        self._register_lift_buffers(n_latents)
+
+    def _register_lift_buffers(self, n_latents):
+        # Added to the activations to choose the top k (never to the code),
+        # and the running share of rows each latent fires on.
+        self.register_buffer("selection_bias", torch.zeros(n_latents))
+        rate = torch.full((n_latents,), self.k / n_latents)
+        self.register_buffer("firing_rate", rate)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Modules saved before the lift existed select as with no bias.
+        if prefix + "selection_bias" not in state_dict:
+            n_latents = self.selection_bias.numel()
+            state_dict[prefix + "selection_bias"] = torch.zeros(n_latents)
+            state_dict[prefix + "firing_rate"] = torch.full(
+                (n_latents,), self.k / n_latents
+            )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "selection_bias" not in self._buffers:
+            self.min_rate, self.lift_step, self.rate_momentum = 0.5, 0.01, 0.05
+            self._register_lift_buffers(self.encoder.out_features)
 
     @torch.no_grad()
     def start(self, mean):
@@ -86,24 +132,39 @@ class DictionaryAutoEncoder(nn.Module):
 
     @torch.no_grad()
     def _normalize_atoms(self):
-        weight = self.decoder.weight
-        weight.div_(weight.norm(dim=0).clamp_min(torch.finfo(weight.dtype).tiny))
+        self.decoder.weight.div_(column_norms(self.decoder.weight))
 
     def atoms(self):
         """The unit-norm dictionary, one atom per column: (n_features, n_latents)."""
-        weight = self.decoder.weight
         # Dividing in the graph keeps the atoms exactly unit whatever the last
         # step did, and drops the gradient along each atom (only directions
         # are learned), as Gao et al.'s projection does.
-        return weight / weight.norm(dim=0).clamp_min(torch.finfo(weight.dtype).tiny)
+        return self.decoder.weight / column_norms(self.decoder.weight)
+
+    def pre_activations(self, x):
+        """Every latent's activation before the ReLU and the sparse selection."""
+        return self.encoder(x - self.decoder.bias)
 
     def activations(self, x):
         """Every latent's activation before the sparse selection."""
-        return F.relu(self.encoder(x - self.decoder.bias))
+        return F.relu(self.pre_activations(x))
+
+    def select(self, pre):
+        """Top-k: each row's kept ``(values, indices)``, from the pre-activations.
+
+        The latents are chosen by ``pre + selection_bias``, their values are
+        ``relu(pre)``. Choosing before the ReLU keeps the same entries as
+        after it (the ReLU is monotone) without a pass over every activation.
+        """
+        k = min(self.k, pre.shape[1])
+        _, indices = (pre.detach() + self.selection_bias).topk(k, dim=1)
+        return F.relu(pre.gather(1, indices)), indices
 
     def sparsify(self, pre):
+        """The code from the activations ``pre`` (after the ReLU)."""
         if not self.batch_topk:
-            return keep_topk(pre, self.k)
+            values, indices = self.select(pre)
+            return torch.zeros_like(pre).scatter(1, indices, values)
         if not self.training:
             return pre * (pre > self.threshold)
         flat = pre.flatten()
@@ -112,7 +173,11 @@ class DictionaryAutoEncoder(nn.Module):
         return torch.zeros_like(flat).scatter(0, indices, values).view_as(pre)
 
     def encode(self, x):
-        return self.sparsify(self.activations(x))
+        if self.batch_topk:
+            return self.sparsify(self.activations(x))
+        pre = self.pre_activations(x)
+        values, indices = self.select(pre)
+        return torch.zeros_like(pre).scatter(1, indices, values)
 
     def decode(self, z):
         return F.linear(z, self.atoms(), self.decoder.bias)
@@ -123,13 +188,32 @@ class DictionaryAutoEncoder(nn.Module):
             # back, so that their scale (and Adam's steps relative to it)
             # does not drift.
             self._normalize_atoms()
-        pre = self.activations(x)
-        code = self.sparsify(pre)
-        reconstruction = self.decode(code)
+        pre = self.pre_activations(x)
+        # One atom per row, for the sums of a few atoms below.
+        rows = self.atoms().T.contiguous()
+        if self.batch_topk:
+            code = self.sparsify(F.relu(pre))
+            reconstruction = F.linear(code, rows.T, self.decoder.bias)
+            fired = code.sum(dim=0) > 0
+        else:
+            # The k atoms of each row are summed directly: with thousands of
+            # latents, the dense product with a mostly-zero code costs
+            # several times the training step of the encoder itself.
+            values, indices = self.select(pre)
+            reconstruction = self.decoder.bias + F.embedding_bag(
+                indices, rows, per_sample_weights=values, mode="sum"
+            )
+            code = torch.zeros_like(pre).scatter(1, indices, values)
+            counts = torch.zeros_like(self.firing_rate).index_add_(
+                0, indices.flatten(), (values > 0).flatten().to(values.dtype)
+            )
+            fired = counts > 0
+            if self.training:
+                self._lift(counts / len(x), pre)
         aux = None
         if self.training:
-            self._track(code.detach())
-            aux = self._aux_reconstruction(pre)
+            self._track(fired, len(x), code.detach())
+            aux = self._aux_reconstruction(pre, rows)
         return reconstruction, code, aux
 
     def dead(self):
@@ -137,10 +221,9 @@ class DictionaryAutoEncoder(nn.Module):
         return self.rows_since_fired >= self.dead_after
 
     @torch.no_grad()
-    def _track(self, code):
-        fired = (code > 0).any(dim=0)
-        self.rows_since_fired.add_(code.shape[0]).masked_fill_(fired, 0)
-        self.rows_seen.add_(code.shape[0])
+    def _track(self, fired, n_rows, code):
+        self.rows_since_fired.add_(n_rows).masked_fill_(fired, 0)
+        self.rows_seen.add_(n_rows)
         if self.batch_topk:
             kept = code[code > 0]
             if kept.numel():
@@ -148,18 +231,29 @@ class DictionaryAutoEncoder(nn.Module):
                 learned = self.threshold.lerp(smallest, self.threshold_momentum)
                 self.threshold.copy_(torch.where(self.threshold < 0, smallest, learned))
 
-    def _aux_reconstruction(self, pre):
+    @torch.no_grad()
+    def _lift(self, rates, pre):
+        self.firing_rate.lerp_(rates, self.rate_momentum)
+        rare = self.firing_rate < self.min_rate * self.k / self.firing_rate.numel()
+        step = self.lift_step * pre.abs().mean()
+        self.selection_bias.add_(torch.where(rare, step, -step)).clamp_(min=0)
+
+    def _aux_reconstruction(self, pre, rows):
+        """The ``n_aux`` most active dead latents' sum of atoms, for each row."""
         if self.n_aux == 0:
             return None
-        dead = self.dead()
-        n_dead = int(dead.sum())
-        if n_dead == 0:
+        dead = self.dead().nonzero().squeeze(1)
+        if dead.numel() == 0:
             return None
-        code = keep_topk(pre.masked_fill(~dead, 0.0), min(self.n_aux, n_dead))
-        return F.linear(code, self.atoms())
+        values, columns = pre.index_select(1, dead).topk(
+            min(self.n_aux, dead.numel()), dim=1
+        )
+        return F.embedding_bag(
+            dead[columns], rows, per_sample_weights=F.relu(values), mode="sum"
+        )
 
     def extra_repr(self):
         return (
             f"k={self.k}, batch_topk={self.batch_topk}, n_aux={self.n_aux}, "
-            f"dead_after={self.dead_after}"
+            f"dead_after={self.dead_after}, min_rate={self.min_rate}"
         )
