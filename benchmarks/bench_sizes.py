@@ -54,7 +54,7 @@ import torch
 from hand_loop import randperm_loop
 from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
-from sizes_wide import section_wide_end_to_end
+from sizes_wide import WIDE_TABLE, section_wide_end_to_end
 from sklearn.datasets import load_digits
 
 import skae
@@ -372,15 +372,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--wide-only", action="store_true", help="section 6 only")
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}; times are noisy on a shared machine"
     )
-    wide_table = (300, 3000) if args.quick else (2000, 20_000)
-    if args.wide_only:
-        return section_wide_end_to_end(*wide_table, max_iter=3)
     wide = 5000 if args.quick else 20_000
     section_width((64, 784, wide), wide_epochs=5 if args.quick else 20)
     section_wide_code()
@@ -395,7 +391,7 @@ def main():
         2 if args.quick else 10,
         1 if args.quick else args.repeats,
     )
-    section_wide_end_to_end(*wide_table, max_iter=3)
+    section_wide_end_to_end(*WIDE_TABLE[args.quick], max_iter=3)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,16 @@ weights + optimiser state + density (target <= 1.3x); whether ``transform`` is
 bit-identical after ``skae.load``, unpickling and ``skops.io.load``; whether
 ``sample`` works; whether ``skae.to_onnx`` exports, and the largest absolute
 difference between onnxruntime's output and ``transform``.
+
+Run alone: ``python benchmarks/sizes_wide.py [--quick]`` (``--quick``: 300 x
+3,000 instead of 2,000 x 20,000).
 """
 
+import argparse
+import io
 import os
 import pickle
+import sys
 import tempfile
 import time
 import warnings
@@ -23,6 +29,8 @@ import torch
 import skae
 
 TARGET = 1.3
+#: (rows, genes) of the table, by ``--quick``.
+WIDE_TABLE = {True: (300, 3000), False: (2000, 20_000)}
 
 
 def tensor_bytes(value):
@@ -182,3 +190,13 @@ def section_wide_end_to_end(n_rows, n_genes, max_iter):
             f"{exported}  [{'ok' if all_ok else 'MISSED'}]",
             flush=True,
         )
+
+
+if __name__ == "__main__":
+    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max-iter", type=int, default=3)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}")
+    section_wide_end_to_end(*WIDE_TABLE[args.quick], max_iter=args.max_iter)
