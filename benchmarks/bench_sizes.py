@@ -28,6 +28,8 @@ Prints, with each target of issue 25 beside the number:
    (``VmHWM``), against data + weights + optimiser state: for a first
    fit, and after a warm-up fit that loads torch's and skorch's lazily
    imported code.
+6. **Every estimator end to end on a wide table** (``sizes_wide.py``):
+   fit, save / load, pickle, skops, ``sample`` and ONNX at 2,000 x 20,000.
 
 The data are generated, nothing is downloaded:
 
@@ -59,6 +61,7 @@ import torch
 from hand_loop import randperm_loop
 from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
+from sizes_wide import WIDE_TABLE, section_wide_end_to_end
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
@@ -440,6 +443,7 @@ def main():
         section_default_mnist(6000, 1000)
     else:
         section_default_mnist(60_000, 10_000)
+    section_wide_end_to_end(*WIDE_TABLE[args.quick], max_iter=3)
 
 
 if __name__ == "__main__":

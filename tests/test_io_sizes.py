@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from estimator_settings import make, parametrize_estimators
 from numpy.testing import assert_array_equal
 from saved_files import read, rewrite
 
@@ -116,3 +117,40 @@ def test_header_names_no_array_of_numbers(tmp_path):
     skae.save(small_wide_model(50), path)
     header, _ = read(path)
     assert "__ndarray__" not in json.dumps(header["attributes"])
+
+
+def stored_state_bytes(model):
+    """Weights and buffers, Adam's state and the latent density, in bytes."""
+    tensors = list(model.net_.module_.state_dict().values())
+    for state in model.net_.optimizer_.state_dict()["state"].values():
+        tensors += list(state.values())
+    weights_and_optimiser = sum(t.numel() * t.element_size() for t in tensors)
+    return weights_and_optimiser + array_bytes(getattr(model, "_latent_density", None))
+
+
+@parametrize_estimators
+def test_every_wide_model_stores_its_arrays_and_little_else(cls, tmp_path):
+    # What bench_sizes.py section 6 checks at 2,000 x 20,000, small enough for
+    # CI: each stored form <= 1.3x its arrays, transform identical after each.
+    sio = pytest.importorskip("skops.io")
+    # Wide enough that the arrays outweigh what does not grow with the width
+    # (parameters, history, skops's schema: about 100 KB).
+    image = {"image_shape": (1, 60, 100)} if cls.__name__ == "ConvAutoEncoder" else {}
+    X = wide_rows(60, 6000)
+    if cls.__name__ == "AutoEncoderImputer":
+        X[np.random.default_rng(0).random(X.shape) < 0.1] = np.nan
+    model = make(cls, **image).fit(X)
+    expected = model.transform(X)
+    budget = 1.3 * stored_state_bytes(model)
+    path = tmp_path / "model.safetensors"
+    skae.save(model, path)
+    skops_path = tmp_path / "model.skops"
+    sio.dump(model, skops_path)
+    pickled = pickle.dumps(model)
+    assert path.stat().st_size <= budget
+    assert skops_path.stat().st_size <= budget
+    assert len(pickled) <= budget
+    assert_array_equal(skae.load(path).transform(X), expected)
+    assert_array_equal(pickle.loads(pickled).transform(X), expected)
+    trusted = skae.skops_trusted_types()
+    assert_array_equal(sio.load(skops_path, trusted=trusted).transform(X), expected)
