@@ -61,7 +61,7 @@ import torch
 from hand_loop import randperm_loop
 from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
-from sizes_wide import WIDE_TABLE, section_wide_end_to_end
+from sizes_wide import WIDE_TABLE, section_wide_end_to_end, tensor_bytes
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
@@ -102,17 +102,6 @@ def mnist_like(n_rows, seed=0):
 
 
 # ------------------------------------------------------------- measures
-
-
-def nbytes(value):
-    """Bytes of every numpy array inside ``value`` (dicts, lists, tuples)."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, dict):
-        return sum(nbytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(nbytes(v) for v in value)
-    return 0
 
 
 def weight_bytes(model):
@@ -178,7 +167,7 @@ def section_width(widths, wide_epochs):
             fit_s, _ = timed(model.fit, X)
         density_s, _ = timed(model._fit_latent_density, X)
         weights = weight_bytes(model)
-        density = nbytes(model._latent_density)
+        density = tensor_bytes(model._latent_density)
         header, size, loaded = file_sizes(model, X)
         pickled = len(pickle.dumps(model))
         share = density_s / fit_s
@@ -212,7 +201,7 @@ def section_wide_code(budgets):
             f"   max_iter={max_iter:<3} fit {fit_s:5.1f} s ({model.n_iter_} epochs), "
             f"density alone {density_s:.2f} s = {density_s / fit_s:.0%} of the "
             f"fit (target <= 10%) [{mark(density_s <= 0.1 * fit_s)}]; density "
-            f"stored {nbytes(model._latent_density) / 1e6:.2f} MB, weights "
+            f"stored {tensor_bytes(model._latent_density) / 1e6:.2f} MB, weights "
             f"{weight_bytes(model) / 1e6:.2f} MB"
         )
 
