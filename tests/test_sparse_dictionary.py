@@ -138,14 +138,21 @@ def test_no_latent_is_left_dead_on_a_small_set(monkeypatch):
     assert sae(**params).fit(X).code_metrics(X)["dead_fraction"] > 0.05
 
 
-def test_lift_lets_a_losing_latent_fire_then_lets_it_go():
-    module = DictionaryAutoEncoder(8, 8, 1, dead_after=10**6).train()
+def losing_latent_module(**params):
+    """Identity atoms, top-1, and latent 3's activation (1e-4) losing the
+    top-1 to every row's largest entry."""
+    module = DictionaryAutoEncoder(8, 8, 1, **params).train()
     with torch.no_grad():
         module.decoder.weight.copy_(torch.eye(8))
     module.start(torch.zeros(8))
     with torch.no_grad():
         module.encoder.weight[3] = 0.0
         module.encoder.bias[3] = 1e-4
+    return module
+
+
+def test_lift_lets_a_losing_latent_fire_then_lets_it_go():
+    module = losing_latent_module(dead_after=10**6)
     x = torch.rand(64, 8, generator=torch.Generator().manual_seed(0)) + 0.1
     fired_at = None
     for step in range(500):
@@ -232,15 +239,8 @@ def test_auxk_revives_a_killed_latent():
 
 @pytest.mark.parametrize("n_aux", [0, 2])
 def test_only_auxk_gives_a_dead_latent_a_gradient(n_aux):
-    module = DictionaryAutoEncoder(8, 8, 1, n_aux=n_aux, dead_after=100).train()
-    with torch.no_grad():
-        module.decoder.weight.copy_(torch.eye(8))
-    module.start(torch.zeros(8))
-    # Latent 3 has not fired for long, and its activation (1e-4) loses the
-    # top-1 to every row's largest entry.
-    with torch.no_grad():
-        module.encoder.weight[3] = 0.0
-        module.encoder.bias[3] = 1e-4
+    module = losing_latent_module(n_aux=n_aux, dead_after=100)
+    # Latent 3 has not fired for long, and loses the top-1 to every row.
     module.rows_since_fired[3] = 1000
     x = torch.rand(16, 8, generator=torch.Generator().manual_seed(0)) + 0.1
     output = module(x)
