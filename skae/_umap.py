@@ -28,6 +28,8 @@ from ._utils.warnings import warn
 #: (min_dist=0.1) separates neighbours from non-neighbours at distances of
 #: about 1, so clusters start a few units apart.
 PCA_START_SCALE = 3.0
+#: The most graph edges an epoch trains on (see max_iter).
+EDGES_PER_EPOCH = 2**15
 
 
 @inherit_docs(AutoEncoder, exclude=("early_stopping", "target_mean_", "target_scale_"))
@@ -69,6 +71,11 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         but the rows (not ``"seuclidean"``, ``"mahalanobis"``, ``"pyfunc"``
         or ``"precomputed"``). The metrics on sets (``"jaccard"``,
         ``"dice"`` ...) take X of 0s and 1s, ``"hamming"`` integer codes.
+        From 4,096 rows on, with pynndescent installed (the ``umap`` extra),
+        the search is umap-learn's approximate NN-descent for
+        ``"euclidean"``, ``"manhattan"``, ``"chebyshev"``, ``"cosine"`` and
+        ``"correlation"``; otherwise exact, which takes minutes at tens of
+        thousands of rows of hundreds of features (fit warns).
 
     negative_sample_rate : int, default=5
         Weight of the push of each edge's head away from non-neighbours, in
@@ -120,7 +127,10 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     max_iter : int, default=20
         Number of epochs; an epoch samples each edge of the graph in
-        proportion to its weight, about once for the strongest ones. As
+        proportion to its weight, about once for the strongest ones, and
+        trains on at most 32,768 of the sampled edges (a fresh random subset
+        at every epoch), so that a fit's cost stays bounded from about
+        5,000 rows on. As
         umap-learn's ``n_epochs``, a budget: the loss, estimated from
         negative samples, keeps drifting down for hundreds of epochs, so
         reaching ``max_iter`` raises no ConvergenceWarning. Training stops
@@ -161,9 +171,10 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
     Notes
     -----
     Memory and time stay bounded by the graph's size: the graph holds at
-    most ``2 n (n_neighbors - 1)`` edges, and an epoch draws at most one
-    sample per edge; the edges index the training rows, which are stored
-    once; a batch compares each head with at most 255 other codes.
+    most ``2 n (n_neighbors - 1)`` edges, an epoch draws at most one
+    sample per edge and trains on at most 32,768 of them; the edges index
+    the training rows, which are stored once; a batch compares each head
+    with at most 255 other codes.
     ``transform``, ``inverse_transform`` and ``score_samples`` never search
     for neighbours. ``partial_fit`` builds the graph of the chunk it
     is given. The measured codes, speed and reconstructions against
@@ -329,6 +340,9 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             torch.from_numpy(components),
             torch.from_numpy(scale),
         )
+
+    def _training_rows_per_epoch(self):
+        return EDGES_PER_EPOCH
 
     def _training_data(self, module, X):
         return self._labelled(module, self._edge_data(module, X))

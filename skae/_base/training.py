@@ -77,7 +77,12 @@ class TrainingMixin:
             onednn(uses_onednn(net.module_)),
             self._training_data(net.module_, X) as data,
         ):
-            net.train_epochs(data, epochs, validate=validate)
+            net.train_epochs(
+                data,
+                epochs,
+                validate=validate,
+                rows_per_epoch=self._training_rows_per_epoch(),
+            )
 
         self.net_ = net
         self._set_fitted_attributes(X, incremental)
@@ -97,6 +102,14 @@ class TrainingMixin:
         ``early_stopping``, unless a mixin (a label head) decides otherwise.
         Without them, early stopping watches the training loss."""
         return self.early_stopping
+
+    def _training_rows_per_epoch(self):
+        """How many of the training rows an epoch trains on; None: all.
+
+        A variant whose training set grows faster than its rows (UMAP's
+        graph edges) bounds an epoch's cost so.
+        """
+        return None
 
     def _training_data(self, module, X):
         """A context giving what the net trains on: the rows ``X`` by default.

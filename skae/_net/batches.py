@@ -33,11 +33,19 @@ class TensorBatches:
     ``(x, target)`` pairs; otherwise ``(x, None)``: x is its own target.
     With ``rows``, only those rows of ``X`` (a training split) are batched,
     gathered from ``X`` itself: a copy of the split would hold most of the
-    data a second time.
+    data a second time. With ``most``, a pass stops after ``most`` rows: a
+    fresh random subset at every pass when shuffled, the first rows if not.
     """
 
     def __init__(
-        self, X, batch_size, shuffle=False, generator=None, targets=None, rows=None
+        self,
+        X,
+        batch_size,
+        shuffle=False,
+        generator=None,
+        targets=None,
+        rows=None,
+        most=None,
     ):
         self.X = X
         self.batch_size = batch_size
@@ -45,12 +53,17 @@ class TensorBatches:
         self.generator = generator
         self.targets = targets
         self.rows = rows
+        self.most = most
 
     def __len__(self):
-        return math.ceil(self._n_samples() / self.batch_size)
+        return math.ceil(self._pass_size() / self.batch_size)
 
     def _n_samples(self):
         return len(self.X) if self.rows is None else len(self.rows)
+
+    def _pass_size(self):
+        n_samples = self._n_samples()
+        return n_samples if self.most is None else min(n_samples, self.most)
 
     def __iter__(self):
         n_samples = self._n_samples()
@@ -59,8 +72,8 @@ class TensorBatches:
             order = torch.randperm(n_samples, generator=self.generator)
             if self.rows is not None:
                 order = self.rows[order]
-        for start in range(0, n_samples, self.batch_size):
-            rows = slice(start, start + self.batch_size)
+        for start in range(0, self._pass_size(), self.batch_size):
+            rows = slice(start, min(start + self.batch_size, self._pass_size()))
             if order is None:
                 yield self.X[rows], None if self.targets is None else self.targets[rows]
                 continue

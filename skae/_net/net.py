@@ -49,6 +49,9 @@ class AutoEncoderNet(NeuralNet):
         Source of the shuffling order.
     """
 
+    #: Training rows per epoch (None: all); set by ``train_epochs`` for a call.
+    rows_per_epoch = None
+
     def __init__(self, *args, shuffle=True, shuffle_generator=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle = shuffle
@@ -164,6 +167,7 @@ class AutoEncoderNet(NeuralNet):
                 shuffle=self.shuffle,
                 generator=self.shuffle_generator,
                 rows=rows,
+                most=self.rows_per_epoch,
             )
         inputs, targets = self.validation_pairs(dataset)
         return TensorBatches(inputs, batch_size, targets=targets)
@@ -218,14 +222,15 @@ class AutoEncoderNet(NeuralNet):
             n_samples += len(x)
         return total / n_samples
 
-    def train_epochs(self, X, epochs, validate=True):
+    def train_epochs(self, X, epochs, validate=True, rows_per_epoch=None):
         """Train for ``epochs`` more epochs, holding out data only if ``validate``.
 
         Like scikit-learn's ``partial_fit``, incremental passes use every
-        sample and no early stopping split.
+        sample and no early stopping split. With ``rows_per_epoch``, an epoch
+        trains on that many of the training rows, drawn afresh each epoch.
         """
         saved = self.max_epochs, self.train_split
-        self.max_epochs = epochs
+        self.max_epochs, self.rows_per_epoch = epochs, rows_per_epoch
         # Without a validation split there is no valid_loss for early stopping
         # to watch (partial_fit after fit with early_stopping=True): it watches
         # the training loss for this call instead.
@@ -250,6 +255,7 @@ class AutoEncoderNet(NeuralNet):
                 raise KeyboardInterrupt from None
         finally:
             self.max_epochs, self.train_split = saved
+            self.rows_per_epoch = None
             for cb in stoppers:
                 cb.monitor = "valid_loss"
         return self

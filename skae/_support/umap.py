@@ -17,12 +17,34 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
+from .._utils.warnings import warn
+
 # umap-learn's constants: the binary search for each row's bandwidth stops
 # within SMOOTH_K_TOLERANCE of its target, and a bandwidth is never below
 # MIN_K_DIST_SCALE times the row's mean neighbour distance.
 SMOOTH_K_TOLERANCE = 1e-5
 MIN_K_DIST_SCALE = 1e-3
 N_ITER = 64
+
+#: From this many rows on, the neighbour search is approximate (pynndescent's
+#: NN-descent) when pynndescent is installed, as in umap-learn.
+APPROXIMATE_FROM = 4096
+#: The metrics pynndescent computes as NearestNeighbors does, by the name
+#: pynndescent gives them.
+APPROXIMATE_METRICS = {
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "manhattan": "manhattan",
+    "cityblock": "manhattan",
+    "l1": "manhattan",
+    "chebyshev": "chebyshev",
+    "infinity": "chebyshev",
+    "cosine": "cosine",
+    "correlation": "correlation",
+}
+#: Above this many distance terms (rows^2 x features), the exact search
+#: takes minutes on a laptop: fit warns, unless pynndescent takes over.
+SLOW_EXACT_TERMS = 1e11
 
 
 @lru_cache(maxsize=32)
@@ -61,14 +83,59 @@ def find_ab_params(spread, min_dist):
     return float(a), float(b)
 
 
-def nearest_neighbors(X, n_neighbors, metric):
+def nearest_neighbors(X, n_neighbors, metric, seed=None):
     """Indices and distances of each row's ``n_neighbors`` nearest rows.
 
-    Each row counts as its own first neighbour, as in umap-learn.
+    Each row counts as its own first neighbour, as in umap-learn. From
+    ``APPROXIMATE_FROM`` rows on, with pynndescent installed (the ``umap``
+    extra) and a metric it computes, the search is NN-descent's, seeded by
+    ``seed`` (an int); otherwise exact, with a warning when that takes long.
     """
+    n_samples, n_features = X.shape
+    if n_samples >= APPROXIMATE_FROM and metric in APPROXIMATE_METRICS:
+        try:
+            from pynndescent import NNDescent
+        except ImportError:
+            terms = float(n_samples) ** 2 * n_features
+            if terms > SLOW_EXACT_TERMS:
+                warn(
+                    f"UMAPAutoEncoder searches the neighbours of {n_samples:,} "
+                    f"rows of {n_features:,} features exactly: about "
+                    f"{terms:.1e} distance terms, a few minutes per 1e12 on "
+                    "a laptop's cores. Install pynndescent (pip install "
+                    "'skae[umap]') for umap-learn's approximate search, "
+                    "seconds at this size.",
+                    UserWarning,
+                )
+        else:
+            return approximate_neighbors(
+                NNDescent, X, n_neighbors, APPROXIMATE_METRICS[metric], seed
+            )
     nn = NearestNeighbors(n_neighbors=n_neighbors, metric=metric).fit(X)
     distances, indices = nn.kneighbors(X)
     return indices, distances.astype(np.float64)
+
+
+def approximate_neighbors(NNDescent, X, n_neighbors, metric, seed):
+    """pynndescent's neighbour graph, with umap-learn's settings for it.
+
+    One thread: NN-descent's result depends on its number of threads, and
+    the same ``random_state`` must give the same codes on every machine.
+    """
+    n_samples = X.shape[0]
+    index = NNDescent(
+        X,
+        n_neighbors=n_neighbors,
+        metric=metric,
+        random_state=seed,
+        n_trees=min(64, 5 + int(round(n_samples**0.5 / 20.0))),
+        n_iters=max(5, int(round(np.log2(n_samples)))),
+        max_candidates=60,
+        low_memory=True,
+        n_jobs=1,
+    )
+    indices, distances = index.neighbor_graph
+    return indices.astype(np.int64), distances.astype(np.float64)
 
 
 def smooth_knn_dist(distances, n_neighbors):
@@ -111,7 +178,7 @@ def smooth_knn_dist(distances, n_neighbors):
     return rho, np.maximum(mid, floor)
 
 
-def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean"):
+def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean", seed=None):
     """UMAP's symmetric fuzzy graph of ``X``, a sparse (n, n) matrix.
 
     Row ``i`` holds ``exp(-(d_ij - rho_i) / sigma_i)`` for its neighbours
@@ -121,7 +188,7 @@ def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean"):
     ``n_neighbors`` counts the row itself and must not exceed ``len(X)``.
     """
     n_samples = X.shape[0]
-    indices, distances = nearest_neighbors(X, n_neighbors, metric)
+    indices, distances = nearest_neighbors(X, n_neighbors, metric, seed)
     rho, sigma = smooth_knn_dist(distances, n_neighbors)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         strength = np.exp(-(distances - rho[:, None]) / sigma[:, None])
@@ -222,7 +289,10 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None):
     n_samples = X.shape[0]
     edges = np.empty((0, 2), dtype=np.int64)
     if n_neighbors >= 2:
-        graph = fuzzy_simplicial_set(X, n_neighbors, metric)
+        # Drawn only for the approximate search, so that the edges drawn
+        # below stay those of the exact graph's fits before it existed.
+        seed = int(rng.randint(2**31)) if n_samples >= APPROXIMATE_FROM else None
+        graph = fuzzy_simplicial_set(X, n_neighbors, metric, seed)
         if labels is not None:
             graph = intersect_with_labels(graph, labels, far_dist)
         edges = sample_edges(graph, rng)
