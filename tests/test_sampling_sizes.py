@@ -4,11 +4,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
+from sklearn.mixture import GaussianMixture
 
 import skae
 import skae._base.sampling
+from skae._base.density import draw_gmm, fit_gmm
 from skae._base.transaction import FitInterrupted
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -55,6 +57,47 @@ def test_a_wide_code_gets_diagonal_covariances():
     samples = model.sample(30, random_state=0)
     assert np.isfinite(samples).all()
     assert_array_equal(samples, model.sample(30, random_state=0))
+
+
+def test_a_wide_mixture_fitted_on_the_varying_units_is_the_whole_codes_mixture():
+    rng = np.random.default_rng(0)
+    codes = np.zeros((300, 40))
+    codes[:, 5] = 2.5  # a unit that never changes
+    codes[:, :3] = rng.normal(size=(300, 3)) + 4 * (np.arange(300) % 2)[:, None]
+    mixture, labels = fit_gmm(codes, seed=0)
+    reg_covar = 1e-6 * codes.var(axis=0).max()
+    whole = GaussianMixture(
+        len(mixture["weights"]),
+        covariance_type="diag",
+        reg_covar=reg_covar,
+        max_iter=30,
+        random_state=0,
+    ).fit(codes)
+    assert_array_equal(labels, whole.predict(codes))
+    assert_allclose(mixture["weights"], whole.weights_)
+    assert_allclose(mixture["means"], whole.means_, atol=1e-12)
+    assert_allclose(mixture["covariances"], whole.covariances_, rtol=1e-9, atol=1e-12)
+    assert (mixture["means"][:, 5] == 2.5).all()
+    assert (mixture["covariances"][:, 3:] == reg_covar).all()
+
+
+def test_a_code_that_never_changes_gets_a_point_mass():
+    mixture, labels = fit_gmm(np.ones((120, 40)), seed=0)
+    assert (mixture["covariances"] > 0).all()
+    assert labels.shape == (120,)
+    drawn, _ = draw_gmm(mixture, 50, np.random.default_rng(0))
+    assert_allclose(drawn, 1, atol=1e-6)
+
+
+def test_topk_projection_keeps_each_draws_largest_units():
+    model = skae.SparseAutoEncoder(
+        n_components=50, n_active=4, max_iter=1, random_state=0
+    ).fit(rows(100, 6))
+    Z = np.random.default_rng(0).normal(size=(30, 50))
+    projected = model._project_codes(Z.copy())
+    expected = np.maximum(Z, 0)
+    expected[expected < np.sort(expected, axis=1)[:, -4:-3]] = 0
+    assert_array_equal(projected, expected)
 
 
 def test_a_narrow_code_keeps_full_covariances():
