@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 
 import skae
+import skae._base.density
 import skae._base.sampling
 from skae._base.density import draw_gmm, fit_gmm
 from skae._base.transaction import FitInterrupted
@@ -33,7 +34,7 @@ def weight_bytes(model):
 def test_the_density_stores_less_than_half_the_weights(n_features):
     model = skae.AutoEncoder(max_iter=1, random_state=0).fit(rows(500, n_features))
     density = model._latent_density
-    assert density["component_quantiles"].dtype == np.uint16
+    assert density["component_quantiles"].dtype == np.uint8
     assert array_bytes(density) <= 0.5 * weight_bytes(model)
 
 
@@ -130,7 +131,7 @@ def test_sample_refuses_an_output_larger_than_memory_up_front(monkeypatch):
 def test_ctrl_c_while_the_density_is_fitted_keeps_the_trained_model(monkeypatch):
     X = rows(100, 10)
 
-    def interrupted(codes, seed):
+    def interrupted(codes, seed, n_components):
         raise KeyboardInterrupt
 
     model = skae.AutoEncoder(n_components=2, max_iter=3, random_state=0)
@@ -145,3 +146,65 @@ def test_ctrl_c_while_the_density_is_fitted_keeps_the_trained_model(monkeypatch)
         model.sample(2)
     model.partial_fit(X)
     assert model.sample(2).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "make, n_features",
+    [
+        (lambda: skae.ConvAutoEncoder(max_iter=1, random_state=0), 64),
+        (lambda: skae.ConvAutoEncoder(max_iter=1, random_state=0), 784),
+        (lambda: skae.ConvAutoEncoder(max_iter=1, random_state=0), 4096),
+        (lambda: skae.SparseAutoEncoder(max_iter=1, random_state=0), 64),
+    ],
+)
+def test_every_density_stores_less_than_half_the_weights(make, n_features):
+    # A small convolutional network on wide images, and a 32-unit code with
+    # full covariances: the two that stored more than their weights.
+    model = make().fit(rows(600, n_features))
+    density = model._latent_density
+    assert array_bytes(density) <= 0.5 * weight_bytes(model)
+    assert np.isfinite(model.sample(3, random_state=0)).all()
+
+
+def test_the_density_plan_shares_or_shortens_maps_only_when_it_must():
+    plan = skae._base.density.density_plan
+    # Digits-sized AutoEncoder(8): a map per component.
+    assert plan(80_000, 1797, 8, 64, True) == (14, 14, 16)
+    # Few weights for wide rows: ten components share what maps fit.
+    assert plan(70_000, 2000, 8, 784, True) == (10, 1, 10)
+    assert plan(70_000, 2000, 8, 400, True)[:2] == (10, 1)
+    # Not even a map of MIN_MAP_LEVELS levels: none.
+    assert plan(860_000, 2000, 8, 20_000, True)[1:] == (0, 0)
+    # Without calibration the mixture takes the whole budget.
+    assert plan(70_000, 1797, 8, 64, False) == (35, 0, 0)
+    # A handful of weights still gets a density of MIN_DENSITY_BYTES.
+    assert plan(60, 400, 1, 4, True) == (8, 8, 16)
+
+
+def test_the_mixture_is_stored_in_float32_and_stays_positive_definite():
+    # A covariance that float32 rounding leaves singular.
+    u = np.array([1.0, 1.0 + 1e-9, 1.0])
+    covariance = np.outer(u, u) + 1e-14 * np.eye(3)
+    mixture = {
+        "weights": np.array([1.0]),
+        "means": np.zeros((1, 3)),
+        "covariances": covariance[None],
+    }
+    stored = skae._base.density.stored_mixture(mixture)
+    assert stored["weights"].dtype == np.float64
+    assert stored["means"].dtype == stored["covariances"].dtype == np.float32
+    np.linalg.cholesky(stored["covariances"][0].astype(np.float64))
+    assert_allclose(stored["covariances"][0], covariance, atol=1e-5)
+
+
+def test_sixteen_bit_maps_of_older_files_sample_as_eight_bit_ones():
+    model = skae.AutoEncoder(n_components=2, max_iter=1, random_state=0)
+    model.fit(rows(200, 10))
+    eight = model.sample(20, random_state=0)
+    density = model._latent_density
+    levels = density["component_quantiles"]
+    model._latent_density = {
+        **density,
+        "component_quantiles": levels.astype(np.uint16) * 257,
+    }
+    assert_allclose(model.sample(20, random_state=0), eight, rtol=1e-12)

@@ -14,11 +14,14 @@ What it costs is bounded whatever the width (``benchmarks/bench_sizes.py``):
   Not for fewer units: on the digits, diagonal ones made the samples of
   ``AutoEncoder(32)`` and ``SparseAutoEncoder()`` (32 units) easier to tell
   from real rows (C2ST 0.83 and 0.85, against 0.69 with full ones);
-- the calibration maps are shared: the mixture's components are grouped
-  into groups by their means (:func:`n_map_groups`), one map per
-  group, at :data:`MAP_LEVELS` levels, stored as 16-bit fractions of each
-  feature's range. With 40 maps of 20 float32 levels, a model of 784
-  features carried 5 MB of maps for 0.5 MB of weights;
+- the stored density takes at most :data:`DENSITY_BUDGET` of the
+  weights' bytes (:func:`density_plan`): as many components as that
+  affords, each with its own calibration map of :data:`MAP_LEVELS`
+  levels, stored as 8-bit fractions of each feature's range, and means
+  and covariances in float32. With 40 maps of 20 float32 levels, a model
+  of 784 features carried 5 MB of maps for 0.5 MB of weights, and a
+  ``ConvAutoEncoder`` of 0.9 MB of weights on 20,000 features 8 MB of
+  6 shared 16-bit maps;
 - the decoded side of a group's map is the decoder's output on draws from
   that group's components, not the reconstructions of its training rows:
   the map then takes what ``sample`` decodes to what the data hold, and on
@@ -37,9 +40,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import ThreadpoolController
 
 #: The mixture has one component per this many training rows, and at most
-#: MAX_COMPONENTS. Chosen by sample realism, not by BIC: on the digits BIC
-#: picks 10 components, and 40 give samples that a classifier tells from real
-#: rows less often, for every variant (benchmarks/bench_sample.py).
+#: MAX_COMPONENTS, fewer where the stored size asks (see DENSITY_BUDGET).
 ROWS_PER_COMPONENT = 50
 MAX_COMPONENTS = 40
 
@@ -50,15 +51,27 @@ GMM_MAX_ITER = 30
 #: Codes of more units get diagonal covariances (see the module docstring).
 FULL_COVARIANCE_UNITS = 32
 
-#: Calibration maps, each shared by the components of a group, with
-#: MAP_LEVELS levels: at least MIN_MAP_GROUPS of them (or one per
-#: component), more while they take at most MAP_BUDGET of the weights'
-#: bytes: a model with more weights per feature (the default
-#: SparseAutoEncoder's 256 hidden units) affords more maps, and on the
-#: digits its samples needed them.
-MIN_MAP_GROUPS = 6
-MAP_BUDGET = 0.35
+#: The stored density (mixture, maps, their ranges) takes at most this share
+#: of the weights' bytes: as many components as it affords, each with a map
+#: of MAP_LEVELS levels. On the digits, a map per component did better than
+#: more components sharing fewer maps (C2ST 0.71 with 14 components and 14
+#: maps against 0.75 with 35 and 6 for AutoEncoder(8); 0.79 against 0.81
+#: for SparseAutoEncoder()), and fewer levels did worse (0.87 with 8).
+DENSITY_BUDGET = 0.45
+#: ... or at most this many bytes, if more: the rule above would leave a
+#: small model (a few features, a linear network) without maps, and a few
+#: kilobytes cost nothing next to a file's header.
+MIN_DENSITY_BYTES = 2**14
 MAP_LEVELS = 16
+#: Where the budget affords a map for fewer components than this, this
+#: many components share the maps it affords (grouped by their means): a
+#: model whose maps are expensive (wide rows, few weights) keeps a mixture
+#: rather than one Gaussian.
+MIN_SHARED_COMPONENTS = 10
+#: Where not even one map of this many levels fits in the budget (a small
+#: convolutional network on rows of thousands of pixels), there is none:
+#: ``sample`` returns the decoded draws.
+MIN_MAP_LEVELS = 4
 
 #: A group's decoded side is taken from at least this many draws of it.
 MIN_DRAWS = 200
@@ -70,8 +83,9 @@ N_DRAWS = 2000
 #: codes (a constant unit, one row) keeps an invertible covariance.
 REG_COVAR = 1e-6
 
-#: The largest value of a stored map level (uint16).
-_TOP = np.iinfo(np.uint16).max
+#: Map levels are stored as 8-bit fractions of each feature's range: on the
+#: digits, samples were as realistic as with 16 bits (C2ST within 0.002).
+_LEVELS_DTYPE = np.uint8
 
 
 @cache
@@ -82,9 +96,10 @@ def _threadpools():
     return ThreadpoolController()
 
 
-def fit_gmm(codes, seed):
+def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
     """A Gaussian mixture fitted to ``codes``, and the component of each code.
 
+    At most ``n_components`` components, and one per ROWS_PER_COMPONENT rows.
     Returns the mixture's weights, means and covariances as a dict of
     arrays (covariances of shape (n, d, d), or (n, d) for diagonal ones),
     and the labels.
@@ -103,7 +118,7 @@ def fit_gmm(codes, seed):
             "covariances": covariance[None],
         }
         return mixture, np.zeros(n_samples, dtype=np.intp)
-    n_components = min(MAX_COMPONENTS, max(1, n_samples // ROWS_PER_COMPONENT))
+    n_components = min(n_components, max(1, n_samples // ROWS_PER_COMPONENT))
     if not full:
         return _fit_diagonal_gmm(codes, n_components, reg_covar, seed)
     gmm = GaussianMixture(
@@ -151,9 +166,10 @@ def _fitted(gmm, codes):
     # user can do nothing about it: the warning would only be noise.
     # The codes are numpy arrays whatever the input was, and the
     # k-means start refuses to run with array API dispatch on.
-    # One thread, as KMeans limits BLAS itself: on arrays this small, BLAS's
-    # threads cost more than they save (5 to 10 times the fit time for 40
-    # components of 8-unit digits codes on a busy 2-core machine).
+    # One thread, as scikit-learn's KMeans limits BLAS itself: on arrays
+    # this small, BLAS's threads cost more than they save (5 to 10 times
+    # the fit time for 40 components of 8-unit digits codes on a busy
+    # 2-core machine).
     with (
         warnings.catch_warnings(),
         config_context(array_api_dispatch=False),
@@ -189,18 +205,45 @@ def draw_gmm(density, n_samples, rng, components=None):
             scale = np.sqrt(covariances[component])
             Z[rows] = means[component] + Z[rows] * scale
         else:
-            factor = np.linalg.cholesky(covariances[component])
+            factor = np.linalg.cholesky(covariances[component].astype(np.float64))
             Z[rows] = means[component] + Z[rows] @ factor.T
     return Z, labels
 
 
-def n_map_groups(weight_bytes, n_features):
-    """How many calibration maps a model of ``weight_bytes`` affords."""
-    per_map = 2 * MAP_LEVELS * 2 * n_features  # two sides of 16-bit levels
-    return max(MIN_MAP_GROUPS, int(MAP_BUDGET * weight_bytes) // per_map)
+def density_plan(weight_bytes, n_rows, n_units, n_features, calibrate):
+    """The stored density's shape within ``DENSITY_BUDGET`` of ``weight_bytes``.
+
+    Returns the number of components, of calibration maps (each shared by
+    a group of components; 0: none) and of levels per map. A map for each
+    component where the budget affords it; where not, at least
+    MIN_SHARED_COMPONENTS components share the maps it affords, and a
+    single map may have fewer levels.
+    """
+    budget = max(DENSITY_BUDGET * weight_bytes, MIN_DENSITY_BYTES)
+    covariance = n_units * n_units if n_units <= FULL_COVARIANCE_UNITS else n_units
+    # float64 weight, float32 means and covariance, int64 map index.
+    mixture = 8 + 4 * (n_units + covariance) + 8
+    most = min(MAX_COMPONENTS, max(1, n_rows // ROWS_PER_COMPONENT))
+    if not calibrate:
+        return min(most, max(1, int(budget // mixture))), 0, 0
+    spare = budget - 2 * 2 * 4 * n_features  # float32 low and high per side
+    per_map = 2 * n_features * np.dtype(_LEVELS_DTYPE).itemsize
+    n_components = int(spare // (mixture + MAP_LEVELS * per_map))
+    if n_components >= min(most, MIN_SHARED_COMPONENTS):
+        n_components = min(most, n_components)
+        return n_components, n_components, MAP_LEVELS
+    n_components = min(most, MIN_SHARED_COMPONENTS, max(1, int(budget // mixture)))
+    spare -= n_components * mixture
+    n_maps = int(spare // (MAP_LEVELS * per_map))
+    if n_maps >= 1:
+        return n_components, n_maps, MAP_LEVELS
+    n_levels = min(MAP_LEVELS, int(spare // per_map))
+    if n_levels >= MIN_MAP_LEVELS:
+        return n_components, 1, n_levels
+    return n_components, 0, 0
 
 
-def group_components(density, seed, n_groups=MIN_MAP_GROUPS):
+def group_components(density, seed, n_groups):
     """The map group of each mixture component: k-means on their means."""
     means, weights = density["means"], density["weights"]
     if len(weights) <= n_groups:
@@ -210,6 +253,34 @@ def group_components(density, seed, n_groups=MIN_MAP_GROUPS):
         groups = kmeans.fit(means, sample_weight=weights).labels_
     # Numbered 0..n-1 without gaps, should k-means leave a cluster empty.
     return np.unique(groups, return_inverse=True)[1].astype(np.int64)
+
+
+def stored_mixture(mixture):
+    """The mixture as it is stored: means and covariances in float32, half
+    the bytes (the weights stay float64, so that they sum to 1 as
+    ``numpy``'s ``choice`` requires). A full covariance that rounding left
+    not positive definite gets a little more on its diagonal."""
+    covariances = np.asarray(mixture["covariances"], dtype=np.float32)
+    if covariances.ndim == 3:
+        for component, matrix in enumerate(covariances):
+            bump = max(float(np.abs(np.diag(matrix)).max()), 1e-30) * 1e-6
+            while not _positive_definite(matrix):
+                matrix += np.float32(bump) * np.eye(len(matrix), dtype=np.float32)
+                bump *= 10
+            covariances[component] = matrix
+    return {
+        "weights": np.asarray(mixture["weights"], dtype=np.float64),
+        "means": np.asarray(mixture["means"], dtype=np.float32),
+        "covariances": covariances,
+    }
+
+
+def _positive_definite(matrix):
+    try:
+        np.linalg.cholesky(matrix.astype(np.float64))
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def column_quantiles(values, levels):
@@ -249,7 +320,7 @@ def marginal_quantiles(decoded, X, n_levels=None):
 
 
 def pack_maps(maps):
-    """Maps of shape (n, 2, levels, n_features) as 16-bit fractions of each
+    """Maps of shape (n, 2, levels, n_features) as 8-bit fractions of each
     feature's range: ``(levels, range)``, range of shape (2, 2, n_features)
     holding each side's low and high values. Rounding keeps each map
     non-decreasing."""
@@ -258,17 +329,19 @@ def pack_maps(maps):
     high = maps.max(axis=(0, 2)).astype(np.float32).astype(np.float64)
     span = np.where(high > low, high - low, 1.0)
     fractions = (maps - low[None, :, None, :]) / span[None, :, None, :]
-    levels = np.rint(np.clip(fractions, 0, 1) * _TOP).astype(np.uint16)
+    top = np.iinfo(_LEVELS_DTYPE).max
+    levels = np.rint(np.clip(fractions, 0, 1) * top).astype(_LEVELS_DTYPE)
     # float32 ends: the range costs half as much, and its rounding is far
-    # below a 16-bit level's step.
+    # below a level's step.
     return levels, np.stack([low, high], axis=1).astype(np.float32)
 
 
 def unpack_map(levels, value_range):
-    """One packed map, shape (2, n_levels, n_features), back as float64."""
+    """One packed map, shape (2, n_levels, n_features), back as float64
+    (8-bit levels, or the 16-bit ones of files from before them)."""
     value_range = np.asarray(value_range, dtype=np.float64)
     low, high = value_range[:, 0], value_range[:, 1]
-    fractions = levels.astype(np.float64) / _TOP
+    fractions = levels.astype(np.float64) / np.iinfo(levels.dtype).max
     return low[:, None, :] + fractions * (high - low)[:, None, :]
 
 

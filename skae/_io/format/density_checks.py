@@ -109,14 +109,14 @@ def _maps_problem(value, n, n_in):
     n_levels = _axis_length(maps, axis=2, ndim=4)
     if not (
         isinstance(maps, np.ndarray)
-        and maps.dtype == np.uint16
+        and maps.dtype in (np.uint8, np.uint16)
         and n_groups >= 1
         and n_levels >= 1
         and maps.shape == (n_groups, 2, n_levels, n_in)
         and bool((np.diff(maps.astype(np.int32), axis=2) >= 0).all())
     ):
         return (
-            "component_quantiles must be None or packed maps: uint16, of "
+            "component_quantiles must be None or packed maps: uint8 or uint16, of "
             f"shape (groups, 2, levels, {n_in}), non-decreasing over levels"
         )
     if not _finite_array(value_range, (2, 2, n_in)) or not bool(

@@ -36,7 +36,9 @@ FORMAT_NAME = "skae"
 #: naming them (``{"__tensor__": name}``); the density's maps shared by groups
 #: of components and packed to 16 bits (``quantile_range``,
 #: ``component_maps``), diagonal covariances for wide codes; ``target_weight``
-#: (a label head on the code).
+#: (a label head on the code). Format 4 files may hold maps packed to 8 bits
+#: and means and covariances in float32, which a reader of 16-bit maps
+#: refuses as edited: no release had written format 4 before them.
 FORMAT_VERSION = 4
 #: Older versions :func:`load` still reads (see upgrade.py).
 OLDER_FORMAT_VERSIONS = (1, 2, 3)
