@@ -1,10 +1,14 @@
 """The latent density at any width: its size, its covariances, sample's memory."""
 
+import json
+import pickle
 import tracemalloc
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 
@@ -13,6 +17,7 @@ import skae._base.density
 import skae._base.sampling
 from skae._base.density import draw_gmm, fit_gmm
 from skae._base.transaction import FitInterrupted
+from skae._io.format.density_checks import check_latent_density
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -208,3 +213,73 @@ def test_sixteen_bit_maps_of_older_files_sample_as_eight_bit_ones():
         "component_quantiles": levels.astype(np.uint16) * 257,
     }
     assert_allclose(model.sample(20, random_state=0), eight, rtol=1e-12)
+
+
+def test_low_rank_covariances_keep_the_variances_and_the_leading_directions():
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(2, 4, 20))
+    covariances = np.einsum("nrd,nre->nde", factors, factors) + 0.01 * np.eye(20)
+    mixture = {
+        "weights": np.array([0.5, 0.5]),
+        "means": np.zeros((2, 20)),
+        "covariances": covariances,
+    }
+    stored = skae._base.density.stored_mixture(mixture)
+    diagonal, kept = stored["covariances"], stored["covariance_factors"]
+    assert diagonal.shape == (2, 20) and kept.shape == (2, 4, 20)
+    back = np.einsum("nrd,nre->nde", kept, kept) + diagonal[:, :, None] * np.eye(20)
+    assert_allclose(
+        np.diagonal(back, axis1=1, axis2=2),
+        np.diagonal(covariances, axis1=1, axis2=2),
+        rtol=1e-5,
+    )
+    assert_allclose(back, covariances, atol=0.02)
+    drawn, _ = draw_gmm(stored, 20_000, np.random.default_rng(0), np.array([0]))
+    assert_allclose(np.cov(drawn.T), covariances[0], atol=0.3)
+
+
+def test_a_code_of_twenty_units_samples_from_low_rank_covariances(tmp_path):
+    X = rows(200, 30)
+    model = skae.AutoEncoder(n_components=20, max_iter=1, random_state=0).fit(X)
+    density = model._latent_density
+    n = len(density["weights"])
+    assert density["covariances"].shape == (n, 20)
+    assert density["covariance_factors"].shape == (n, 4, 20)
+    expected = model.sample(10, random_state=0)
+    path = tmp_path / "model.safetensors"
+    skae.save(model, path)
+    assert_array_equal(skae.load(path).sample(10, random_state=0), expected)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.sample(10, random_state=0), expected)
+
+
+def test_a_format_4_file_loads_with_its_full_covariances(tmp_path):
+    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
+    model.fit(rows(100, 10))
+    path = tmp_path / "model.safetensors"
+    skae.save(model, path)
+    with safe_open(path, framework="np") as file:
+        header = json.loads(file.metadata()["skae"])
+    tensors = load_file(path)
+    header["format_version"] = 4
+    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+    del density["covariance_factors"]
+    save_file(tensors, path, metadata={"skae": json.dumps(header)})
+    old = skae.load(path)
+    assert old._latent_density["covariance_factors"] is None
+    assert_array_equal(old.sample(5, random_state=0), model.sample(5, random_state=0))
+
+
+def test_load_checks_the_low_rank_factors():
+    model = skae.AutoEncoder(n_components=20, max_iter=1, random_state=0)
+    density = model.fit(rows(200, 30))._latent_density
+    attributes = {"_n_features_out": 20, "n_features_in_": 30}
+    assert check_latent_density(density, attributes) is None
+    for factors in (
+        density["covariance_factors"][:, :, :5],
+        np.full((1, 1, 1), np.nan),
+    ):
+        edited = {**density, "covariance_factors": factors}
+        assert "covariance_factors must be None" in check_latent_density(
+            edited, attributes
+        )

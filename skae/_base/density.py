@@ -3,30 +3,17 @@
 Plain numpy on plain arrays, so that the fitted density is data that pickle,
 :func:`skae.save` and :mod:`skae._io.format.density_checks` handle as they
 handle any fitted attribute. :mod:`skae._base.sampling` fits and uses it.
-
 What it costs is bounded whatever the width (``benchmarks/bench_sizes.py``):
-
-- a code of more than :data:`FULL_COVARIANCE_UNITS` units gets diagonal
-  covariances: a full one costs ``n_components ** 3`` per component to fit
-  (74 s for a 4,096-unit code) and ``n_components ** 2`` numbers to store,
-  and the diagonal mixture is fitted on the units that vary only (a top-k
-  code of 4,096 units fired 698 of them on 200 training rows).
-  Not for fewer units: on the digits, diagonal ones made the samples of
-  ``AutoEncoder(32)`` and ``SparseAutoEncoder()`` (32 units) easier to tell
-  from real rows (C2ST 0.83 and 0.85, against 0.69 with full ones);
-- the stored density takes at most :data:`DENSITY_BUDGET` of the
-  weights' bytes (:func:`density_plan`): as many components as that
-  affords, each with its own calibration map of :data:`MAP_LEVELS`
-  levels, stored as 8-bit fractions of each feature's range, and means
-  and covariances in float32. With 40 maps of 20 float32 levels, a model
-  of 784 features carried 5 MB of maps for 0.5 MB of weights, and a
-  ``ConvAutoEncoder`` of 0.9 MB of weights on 20,000 features 8 MB of
-  6 shared 16-bit maps;
-- the decoded side of a group's map is the decoder's output on draws from
-  that group's components, not the reconstructions of its training rows:
-  the map then takes what ``sample`` decodes to what the data hold, and on
-  the digits samples became harder to tell from real rows (C2ST 0.56
-  rather than 0.81 for ``AutoEncoder(32)``).
+codes of over :data:`FULL_COVARIANCE_UNITS` units get diagonal covariances
+(a full one costs ``n_components ** 3`` per component: 74 s for a 4,096-unit
+code), fitted on the units that vary only; codes of over
+:data:`LOW_RANK_UNITS` store low-rank ones; and :func:`density_plan` keeps
+the stored density within :data:`DENSITY_BUDGET` of the weights' bytes
+(a ``ConvAutoEncoder`` of 0.9 MB of weights once carried 8 MB of maps at
+20,000 features). The decoded side of a map is the decoder's output on
+draws from its components, not the reconstructions of its training rows:
+the map then takes what ``sample`` decodes to what the data hold (on the
+digits, C2ST 0.56 rather than 0.81 for ``AutoEncoder(32)``).
 """
 
 import warnings
@@ -48,8 +35,20 @@ MAX_COMPONENTS = 40
 #: 100 (scikit-learn's default), which can take 5 times longer.
 GMM_MAX_ITER = 30
 
-#: Codes of more units get diagonal covariances (see the module docstring).
+#: Codes of more units get diagonal covariances. Not for fewer: on the
+#: digits, diagonal ones made samples of 32-unit codes easier to tell from
+#: real rows (C2ST 0.83 and 0.85 against 0.69 for AutoEncoder(32) and
+#: SparseAutoEncoder()).
 FULL_COVARIANCE_UNITS = 32
+#: Codes of more units (and at most FULL_COVARIANCE_UNITS) store each full
+#: covariance as its COVARIANCE_RANK leading eigenvectors plus a diagonal:
+#: a quarter of the bytes at 32 units, so that the budget affords more
+#: components. On the digits (same networks): AutoEncoder(32) C2ST 0.68 with
+#: 18 such components against 0.78 with 10 full ones sharing 4 maps, and
+#: 0.65 with 35 components as before (2.9x the weights' bytes);
+#: SparseAutoEncoder() 0.75 with 30 against 0.78 with 14 full ones.
+LOW_RANK_UNITS = 16
+COVARIANCE_RANK = 4
 
 #: The stored density (mixture, maps, their ranges) takes at most this share
 #: of the weights' bytes: as many components as it affords, each with a map
@@ -118,39 +117,22 @@ def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
             "covariances": covariance[None],
         }
         return mixture, np.zeros(n_samples, dtype=np.intp)
-    n_components = min(n_components, max(1, n_samples // ROWS_PER_COMPONENT))
-    if not full:
-        return _fit_diagonal_gmm(codes, n_components, reg_covar, seed)
     gmm = GaussianMixture(
-        n_components,
-        covariance_type="full",
+        min(n_components, max(1, n_samples // ROWS_PER_COMPONENT)),
+        covariance_type="full" if full else "diag",
         reg_covar=reg_covar,
         max_iter=GMM_MAX_ITER,
         random_state=seed,
     )
-    return _fitted(gmm, codes)
-
-
-def _fit_diagonal_gmm(codes, n_components, reg_covar, seed):
-    """A diagonal mixture fitted on the units that vary only.
-
-    A wide code leaves most units at one value on every training row (a
-    top-k code of 4,096 units fired 698 of them on 200 rows): in every
-    component such a unit has that value as mean and ``reg_covar`` as
-    variance, adds the same term to every component's likelihood, and so
-    changes no responsibility. Fitting on the others gives the same
-    mixture at a fraction of the cost.
-    """
+    if full:
+        return _fitted(gmm, codes)
+    # A wide code leaves most units at one value on every training row (a
+    # top-k code of 4,096 units fired 698 of them on 200 rows). Such a unit
+    # has that value as mean and reg_covar as variance in every diagonal
+    # component, and adds the same term to every component's likelihood:
+    # fitting on the other units gives the same mixture, for less.
     varying = np.ptp(codes, axis=0) > 0
-    if not varying.any():
-        varying[0] = True  # one column for GaussianMixture to fit
-    gmm = GaussianMixture(
-        n_components,
-        covariance_type="diag",
-        reg_covar=reg_covar,
-        max_iter=GMM_MAX_ITER,
-        random_state=seed,
-    )
+    varying[0] |= not varying.any()  # a column for GaussianMixture to fit
     fitted, labels = _fitted(gmm, codes[:, varying])
     n = len(fitted["weights"])
     means = np.broadcast_to(codes[0], (n, codes.shape[1])).copy()
@@ -162,14 +144,10 @@ def _fit_diagonal_gmm(codes, n_components, reg_covar, seed):
 
 
 def _fitted(gmm, codes):
-    # A mixture that has not fully converged still samples well, and the
-    # user can do nothing about it: the warning would only be noise.
-    # The codes are numpy arrays whatever the input was, and the
-    # k-means start refuses to run with array API dispatch on.
-    # One thread, as scikit-learn's KMeans limits BLAS itself: on arrays
-    # this small, BLAS's threads cost more than they save (5 to 10 times
-    # the fit time for 40 components of 8-unit digits codes on a busy
-    # 2-core machine).
+    # A mixture that has not fully converged still samples well: the warning
+    # would only be noise. The k-means start refuses array API dispatch.
+    # One thread: on arrays this small BLAS's threads cost 5 to 10 times the
+    # fit time (40 components of 8-unit digits codes, busy 2-core machine).
     with (
         warnings.catch_warnings(),
         config_context(array_api_dispatch=False),
@@ -199,11 +177,25 @@ def draw_gmm(density, n_samples, rng, components=None):
     labels = components[rng.choice(len(components), size=n_samples, p=p)]
     Z = rng.standard_normal((n_samples, means.shape[1]))
     covariances = density["covariances"]
+    factors = density.get("covariance_factors")
+    if factors is not None:
+        # diagonal + factors.T @ factors: one more normal per factor row.
+        noise = rng.standard_normal((n_samples, factors.shape[1]))
     for component in components:
         rows = labels == component
         if covariances.ndim == 2:  # diagonal
             scale = np.sqrt(covariances[component])
             Z[rows] = means[component] + Z[rows] * scale
+            if factors is not None:
+                # A sum over the few factors rather than a matmul, whose
+                # BLAS kernel (and last bit) can depend on the arrays'
+                # alignment: a loaded model samples bit for bit as it did.
+                part = Z[rows]
+                for weight, factor in zip(
+                    noise[rows].T, factors[component], strict=True
+                ):
+                    part += weight[:, None] * factor.astype(np.float64)
+                Z[rows] = part
         else:
             factor = np.linalg.cholesky(covariances[component].astype(np.float64))
             Z[rows] = means[component] + Z[rows] @ factor.T
@@ -220,7 +212,11 @@ def density_plan(weight_bytes, n_rows, n_units, n_features, calibrate):
     single map may have fewer levels.
     """
     budget = max(DENSITY_BUDGET * weight_bytes, MIN_DENSITY_BYTES)
-    covariance = n_units * n_units if n_units <= FULL_COVARIANCE_UNITS else n_units
+    covariance = n_units
+    if n_units <= LOW_RANK_UNITS:
+        covariance *= n_units
+    elif n_units <= FULL_COVARIANCE_UNITS:
+        covariance *= 1 + COVARIANCE_RANK
     # float64 weight, float32 means and covariance, int64 map index.
     mixture = 8 + 4 * (n_units + covariance) + 8
     most = min(MAX_COMPONENTS, max(1, n_rows // ROWS_PER_COMPONENT))
@@ -258,9 +254,16 @@ def group_components(density, seed, n_groups):
 def stored_mixture(mixture):
     """The mixture as it is stored: means and covariances in float32, half
     the bytes (the weights stay float64, so that they sum to 1 as
-    ``numpy``'s ``choice`` requires). A full covariance that rounding left
-    not positive definite gets a little more on its diagonal."""
-    covariances = np.asarray(mixture["covariances"], dtype=np.float32)
+    ``numpy``'s ``choice`` requires); the full covariances of a code of
+    more than LOW_RANK_UNITS units as ``covariance_factors`` and a diagonal.
+    A full covariance that rounding left not positive definite gets a little
+    more on its diagonal."""
+    covariances = np.asarray(mixture["covariances"], dtype=np.float64)
+    factors = None
+    if covariances.ndim == 3 and covariances.shape[1] > LOW_RANK_UNITS:
+        covariances, factors = _low_rank(covariances, COVARIANCE_RANK)
+        factors = factors.astype(np.float32)
+    covariances = covariances.astype(np.float32)
     if covariances.ndim == 3:
         for component, matrix in enumerate(covariances):
             bump = max(float(np.abs(np.diag(matrix)).max()), 1e-30) * 1e-6
@@ -272,7 +275,21 @@ def stored_mixture(mixture):
         "weights": np.asarray(mixture["weights"], dtype=np.float64),
         "means": np.asarray(mixture["means"], dtype=np.float32),
         "covariances": covariances,
+        "covariance_factors": factors,
     }
+
+
+def _low_rank(covariances, rank):
+    """Each covariance as ``diagonal + factors.T @ factors``: its ``rank``
+    leading eigenvectors, scaled, and what they leave of the variances
+    (at least 1e-6 of the largest, as reg_covar keeps it invertible)."""
+    values, vectors = np.linalg.eigh(covariances)
+    values, vectors = values[:, -rank:], vectors[:, :, -rank:]
+    factors = np.sqrt(np.maximum(values, 0))[:, :, None] * vectors.transpose(0, 2, 1)
+    variances = np.diagonal(covariances, axis1=1, axis2=2)
+    floor = 1e-6 * variances.max(axis=1, keepdims=True)
+    rest = variances - np.einsum("nrd,nrd->nd", factors, factors)
+    return np.maximum(rest, floor), factors
 
 
 def _positive_definite(matrix):

@@ -28,7 +28,8 @@ def check_latent_density(value, attributes):
     Shapes must agree with ``_n_features_out`` and ``n_features_in_``, every
     number must be finite, the weights a probability vector, every
     covariance symmetric positive definite (its Cholesky factor is what
-    sampling uses) or, for diagonal ones, positive, and every map
+    sampling uses) or, for diagonal ones, positive (with low-rank factors
+    added, which keep it positive definite), and every map
     non-decreasing.
     """
     problem = check_latent_density_kind(value, attributes)
@@ -42,7 +43,7 @@ def check_latent_density(value, attributes):
         "component_maps",
     }
     if value["kind"] == "gmm":
-        keys |= {"weights", "means", "covariances"}
+        keys |= {"weights", "means", "covariances", "covariance_factors"}
     if value.keys() != keys:
         return f"must hold exactly the keys {sorted(keys)}"
     n_out, n_in = attributes.get("_n_features_out"), attributes.get("n_features_in_")
@@ -65,6 +66,8 @@ def check_latent_density(value, attributes):
     if not _finite_array(value["means"], (n, n_out)):
         return f"means must have shape ({n}, {n_out}) for _n_features_out={n_out}"
     problem = _covariance_problem(value["covariances"], n, n_out)
+    if problem is None:
+        problem = _factors_problem(value, n, n_out)
     if problem is not None:
         return problem
     return _maps_problem(value, n, n_in)
@@ -86,6 +89,22 @@ def _covariance_problem(covariances, n, n_out):
         np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         return "covariances must be positive definite"
+    return None
+
+
+def _factors_problem(value, n, n_out):
+    """Low-rank factors beside diagonal covariances, or None."""
+    factors = value["covariance_factors"]
+    if factors is None:
+        return None
+    rank = _axis_length(factors, axis=1, ndim=3)
+    if value["covariances"].ndim != 2 or not (
+        rank >= 1 and _finite_array(factors, (n, rank, n_out))
+    ):
+        return (
+            "covariance_factors must be None or, beside diagonal covariances, "
+            f"{n} finite (rank, {n_out}) arrays"
+        )
     return None
 
 

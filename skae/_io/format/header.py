@@ -36,12 +36,13 @@ FORMAT_NAME = "skae"
 #: naming them (``{"__tensor__": name}``); the density's maps shared by groups
 #: of components and packed to 16 bits (``quantile_range``,
 #: ``component_maps``), diagonal covariances for wide codes; ``target_weight``
-#: (a label head on the code). Format 4 files may hold maps packed to 8 bits
-#: and means and covariances in float32, which a reader of 16-bit maps
-#: refuses as edited: no release had written format 4 before them.
-FORMAT_VERSION = 4
+#: (a label head on the code).
+#: 5: the density's maps packed to 8 bits, its means and covariances in
+#: float32, the covariances of codes of 17 to 32 units as low-rank factors
+#: and a diagonal (``covariance_factors``).
+FORMAT_VERSION = 5
 #: Older versions :func:`load` still reads (see upgrade.py).
-OLDER_FORMAT_VERSIONS = (1, 2, 3)
+OLDER_FORMAT_VERSIONS = (1, 2, 3, 4)
 HEADER_KEY = "skae"
 
 
