@@ -46,7 +46,9 @@ The data are generated, nothing is downloaded:
 Timings on a machine shared with other jobs are noisy: the load average is
 printed at the start, and ratios are measured side by side.
 
-Run: ``python benchmarks/bench_sizes.py [--quick] [--repeats 2]``.
+Run: ``python benchmarks/bench_sizes.py [--quick] [--repeats 2]
+[--sections 1,1b,2,3,4,4b,5,6,7]`` (1b: the density's stored size for every
+estimator with ``sample``).
 """
 
 import argparse
@@ -59,6 +61,7 @@ import tempfile
 import time
 import tracemalloc
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -191,6 +194,51 @@ def section_width(widths, wide_epochs):
             f"  [{mark(share <= 0.10)} {mark(density <= 0.5 * weights)}]",
             flush=True,
         )
+
+
+def section_density_sizes(widths):
+    print(
+        "\n1b. The density's stored size, every estimator with sample(), one "
+        "epoch on 1,000 rows (the size does not depend on training)"
+    )
+    print("   target: density stored <= 0.5x weights")
+    data = {
+        64: load_digits().data.astype(np.float32) / 16,
+        784: mnist_like(1000),
+    }
+    for width in widths:
+        X = data[width] if width in data else gene_table(1000, width)
+        height = next(h for h in range(int(width**0.5), 0, -1) if width % h == 0)
+        image = (1, height, width // height)
+        models = {
+            "AutoEncoder": skae.AutoEncoder,
+            "DenoisingAutoEncoder": skae.DenoisingAutoEncoder,
+            "SparseAutoEncoder": skae.SparseAutoEncoder,
+            "VariationalAutoEncoder": skae.VariationalAutoEncoder,
+            f"ConvAutoEncoder {image}": partial(
+                skae.ConvAutoEncoder, image_shape=image
+            ),
+        }
+        for name, make in models.items():
+            model = make(max_iter=1, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(X)
+            density = model._latent_density
+            weights, stored = weight_bytes(model), tensor_bytes(density)
+            maps = density["component_quantiles"]
+            if maps is None:
+                maps = "no maps"
+            else:
+                maps = f"{len(maps)} maps of {maps.shape[2]} levels"
+            print(
+                f"   {width:>6} {name:<32} weights {weights / 1e3:8.0f}K density "
+                f"{stored / 1e3:7.0f}K = {stored / weights:4.2f}x "
+                f"({len(density['weights'])} components, "
+                f"{maps})"
+                f"  [{mark(stored <= 0.5 * weights)}]",
+                flush=True,
+            )
 
 
 def section_wide_code(budgets):
@@ -419,31 +467,47 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--sections",
+        default="1,1b,2,3,4,4b,5,6,7",
+        help="comma-separated sections to run (default: all)",
+    )
     args = parser.parse_args()
+    run = set(args.sections.split(","))
     print(
         f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}; times are noisy on a shared machine"
     )
     wide = 5000 if args.quick else 20_000
-    section_width((64, 784, wide), wide_epochs=5 if args.quick else 20)
-    section_wide_code((1,) if args.quick else (1, 20))
-    model784 = skae.AutoEncoder(n_components=8, max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model784.fit(mnist_like(2000))
-    section_sampling(model784)
-    section_memory(wide)
-    section_mnist(
-        6000 if args.quick else 60_000,
-        2 if args.quick else 10,
-        1 if args.quick else args.repeats,
-    )
-    if args.quick:
-        section_default_mnist(6000, 1000)
-    else:
-        section_default_mnist(60_000, 10_000)
-    section_wide_end_to_end(*WIDE_TABLE[args.quick], max_iter=3)
-    section_umap(mnist_like_labelled, 6000 if args.quick else 60_000, args.repeats)
+    if "1" in run:
+        section_width((64, 784, wide), wide_epochs=5 if args.quick else 20)
+    if "1b" in run:
+        section_density_sizes((64, 784, wide))
+    if "2" in run:
+        section_wide_code((1,) if args.quick else (1, 20))
+    if "3" in run:
+        model784 = skae.AutoEncoder(n_components=8, max_iter=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model784.fit(mnist_like(2000))
+        section_sampling(model784)
+    if "5" in run:
+        section_memory(wide)
+    if "4" in run:
+        section_mnist(
+            6000 if args.quick else 60_000,
+            2 if args.quick else 10,
+            1 if args.quick else args.repeats,
+        )
+    if "4b" in run:
+        if args.quick:
+            section_default_mnist(6000, 1000)
+        else:
+            section_default_mnist(60_000, 10_000)
+    if "6" in run:
+        section_wide_end_to_end(*WIDE_TABLE[args.quick], max_iter=3)
+    if "7" in run:
+        section_umap(mnist_like_labelled, 6000 if args.quick else 60_000, args.repeats)
 
 
 if __name__ == "__main__":

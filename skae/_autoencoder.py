@@ -157,9 +157,12 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         the rows that call trained on (for ``partial_fit``: the last chunk;
         at most 2000 of them, drawn from ``random_state``).
         ``"gmm"``: a :class:`~sklearn.mixture.GaussianMixture` with full
-        covariances and one component per 50 of those rows, at most 40
-        (more than BIC would choose, because its samples are the more
-        realistic); its seed is drawn from ``random_state``. ``None``: no
+        covariances (stored as 4 leading factors and a diagonal for codes
+        of 17 to 32 units; diagonal ones for wider codes) and one component
+        per 50 of those rows, at most 40 and as many as 0.45x the weights'
+        bytes pay for with their calibration maps (more than BIC would
+        choose, because its samples are the more realistic); its seed is
+        drawn from ``random_state``. ``None``: no
         density, which saves the time to fit it; ``sample`` then raises.
         Changing it takes effect at the next fit, warm starts included.
 
@@ -169,7 +172,10 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         training rows to its distribution in the training data (quantiles
         fitted with the latent density). Each mixture component has its
         own map, fitted on the training rows whose codes it holds (one that
-        holds fewer than 20 uses the map of all rows). Decoded means are
+        holds fewer than 20 uses the map of all rows); where the maps would
+        take more than the density's share of the weights' bytes (a small
+        network on wide rows), components share maps, and a model too small
+        for even one map of 4 levels has none. Decoded means are
         smoother than real rows; the map gives them the data's range and
         its common values (exact zeros, say). ``False``: ``sample`` returns
         the decoded means, ``inverse_transform`` of the codes drawn.

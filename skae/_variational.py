@@ -119,7 +119,8 @@ class VariationalAutoEncoder(
         :class:`~sklearn.mixture.GaussianMixture` fitted, at the end of every
         ``fit`` and ``partial_fit`` call, on the posterior means of the rows
         that call trained on, as for :class:`AutoEncoder` (full covariances,
-        one component per 50 rows, at most 40). ``"prior"``: ``N(0, I)``, the
+        one component per 50 rows, at most 40, within the density's share
+        of the weights' bytes). ``"prior"``: ``N(0, I)``, the
         model's prior. The default because its samples are the harder to
         tell from real data: the posterior means of the training data do
         not fill the prior, whose draws then decode to blends (see

@@ -39,6 +39,8 @@ def array_bytes(value):
         return value.nbytes
     if isinstance(value, dict):
         return sum(array_bytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(array_bytes(v) for v in value)
     return 0
 
 
@@ -120,12 +122,13 @@ def test_header_names_no_array_of_numbers(tmp_path):
 
 
 def stored_state_bytes(model):
-    """Weights and buffers, Adam's state and the latent density, in bytes."""
+    """Weights and buffers, Adam's state and the fitted arrays (the latent
+    density, the noise's per-feature range), in bytes."""
     tensors = list(model.net_.module_.state_dict().values())
     for state in model.net_.optimizer_.state_dict()["state"].values():
         tensors += list(state.values())
     weights_and_optimiser = sum(t.numel() * t.element_size() for t in tensors)
-    return weights_and_optimiser + array_bytes(getattr(model, "_latent_density", None))
+    return weights_and_optimiser + array_bytes(vars(model))
 
 
 @parametrize_estimators

@@ -45,17 +45,17 @@ from sklearn.utils.validation import check_is_fitted
 from .._utils.runtime import available_memory
 from .constraints import is_bool
 from .density import (
-    MAP_LEVELS,
     MIN_DRAWS,
     N_DRAWS,
     calibrate,
     column_quantiles,
+    density_plan,
     draw_gmm,
     fit_gmm,
     group_components,
     marginal_quantiles,
-    n_map_groups,
     pack_maps,
+    stored_mixture,
     unpack_map,
 )
 
@@ -71,8 +71,10 @@ MIN_CALIBRATION_ROWS = 20
 MAX_DENSITY_ROWS = 2000
 
 #: A group's draws hold at most about this many code values, and decode to
-#: at most about this many values.
-CODE_VALUES = 2**19
+#: at most about this many values. For a 4,096-unit code, 2**19 made the
+#: draws, their top-k projection and their decoding half of the density's
+#: time; 16 levels need no more than the 50 draws it now allows.
+CODE_VALUES = 2**17
 ROW_VALUES = 2**23
 
 #: ``sample`` draws, decodes and calibrates about this many values at a
@@ -135,15 +137,26 @@ class SamplingMixin:
             decoded = self._decode_summary(codes, inference)
             density["quantiles"] = marginal_quantiles(decoded, X)
             return density
-        mixture, labels = fit_gmm(codes, seed)
+        weight_bytes = sum(
+            p.numel() * p.element_size() for p in self.net_.module_.parameters()
+        )
+        n_components, n_maps, n_levels = density_plan(
+            weight_bytes,
+            len(codes),
+            codes.shape[1],
+            self.n_features_in_,
+            self.calibrate_samples,
+        )
+        mixture, labels = fit_gmm(codes, seed, n_components)
+        # The maps are fitted on draws of the mixture as stored, which is
+        # what ``sample`` draws from.
+        mixture = stored_mixture(mixture)
         density.update(mixture)
-        if self.calibrate_samples:
-            weight_bytes = sum(
-                p.numel() * p.element_size() for p in self.net_.module_.parameters()
+        if n_maps:
+            groups = group_components(mixture, seed, n_maps)
+            maps = self._group_maps(
+                X, mixture, labels, groups, seed, inference, n_levels
             )
-            n_groups = n_map_groups(weight_bytes, self.n_features_in_)
-            groups = group_components(mixture, seed, n_groups)
-            maps = self._group_maps(X, mixture, labels, groups, seed, inference)
             levels, value_range = pack_maps(maps)
             density.update(
                 component_quantiles=levels,
@@ -152,10 +165,10 @@ class SamplingMixin:
             )
         return density
 
-    def _group_maps(self, X, mixture, labels, groups, seed, inference):
+    def _group_maps(self, X, mixture, labels, groups, seed, inference, n_levels):
         """One map per group: its components' decoded draws to its rows."""
         rng = np.random.default_rng(seed)
-        levels = np.linspace(0, 1, MAP_LEVELS)
+        levels = np.linspace(0, 1, n_levels)
         # Draws and their decoding cost memory and time with the width of
         # the code and of the rows: bounded, as the mixture's rows are.
         most = max(

@@ -28,7 +28,8 @@ def check_latent_density(value, attributes):
     Shapes must agree with ``_n_features_out`` and ``n_features_in_``, every
     number must be finite, the weights a probability vector, every
     covariance symmetric positive definite (its Cholesky factor is what
-    sampling uses) or, for diagonal ones, positive, and every map
+    sampling uses) or, for diagonal ones, positive (with low-rank factors
+    added, which keep it positive definite), and every map
     non-decreasing.
     """
     problem = check_latent_density_kind(value, attributes)
@@ -42,7 +43,7 @@ def check_latent_density(value, attributes):
         "component_maps",
     }
     if value["kind"] == "gmm":
-        keys |= {"weights", "means", "covariances"}
+        keys |= {"weights", "means", "covariances", "covariance_factors"}
     if value.keys() != keys:
         return f"must hold exactly the keys {sorted(keys)}"
     n_out, n_in = attributes.get("_n_features_out"), attributes.get("n_features_in_")
@@ -65,6 +66,8 @@ def check_latent_density(value, attributes):
     if not _finite_array(value["means"], (n, n_out)):
         return f"means must have shape ({n}, {n_out}) for _n_features_out={n_out}"
     problem = _covariance_problem(value["covariances"], n, n_out)
+    if problem is None:
+        problem = _factors_problem(value, n, n_out)
     if problem is not None:
         return problem
     return _maps_problem(value, n, n_in)
@@ -89,6 +92,22 @@ def _covariance_problem(covariances, n, n_out):
     return None
 
 
+def _factors_problem(value, n, n_out):
+    """Low-rank factors beside diagonal covariances, or None."""
+    factors = value["covariance_factors"]
+    if factors is None:
+        return None
+    rank = _axis_length(factors, axis=1, ndim=3)
+    if value["covariances"].ndim != 2 or not (
+        rank >= 1 and _finite_array(factors, (n, rank, n_out))
+    ):
+        return (
+            "covariance_factors must be None or, beside diagonal covariances, "
+            f"{n} finite (rank, {n_out}) arrays"
+        )
+    return None
+
+
 def _maps_problem(value, n, n_in):
     """The calibration maps of a mixture: one per component as float arrays
     (format 3), or packed, shared by groups of components."""
@@ -109,14 +128,14 @@ def _maps_problem(value, n, n_in):
     n_levels = _axis_length(maps, axis=2, ndim=4)
     if not (
         isinstance(maps, np.ndarray)
-        and maps.dtype == np.uint16
+        and maps.dtype in (np.uint8, np.uint16)
         and n_groups >= 1
         and n_levels >= 1
         and maps.shape == (n_groups, 2, n_levels, n_in)
         and bool((np.diff(maps.astype(np.int32), axis=2) >= 0).all())
     ):
         return (
-            "component_quantiles must be None or packed maps: uint16, of "
+            "component_quantiles must be None or packed maps: uint8 or uint16, of "
             f"shape (groups, 2, levels, {n_in}), non-decreasing over levels"
         )
     if not _finite_array(value_range, (2, 2, n_in)) or not bool(

@@ -37,9 +37,12 @@ FORMAT_NAME = "skae"
 #: of components and packed to 16 bits (``quantile_range``,
 #: ``component_maps``), diagonal covariances for wide codes; ``target_weight``
 #: (a label head on the code).
-FORMAT_VERSION = 4
+#: 5: the density's maps packed to 8 bits, its means and covariances in
+#: float32, the covariances of codes of 17 to 32 units as low-rank factors
+#: and a diagonal (``covariance_factors``).
+FORMAT_VERSION = 5
 #: Older versions :func:`load` still reads (see upgrade.py).
-OLDER_FORMAT_VERSIONS = (1, 2, 3)
+OLDER_FORMAT_VERSIONS = (1, 2, 3, 4)
 HEADER_KEY = "skae"
 
 

@@ -19,6 +19,8 @@ def upgrade_header(header, version):
         _from_version_2(header)
     if version in (1, 2, 3):
         _from_version_3(header)
+    if version in (1, 2, 3, 4):
+        _from_version_4(header)
     return add_later_params(header)
 
 
@@ -122,6 +124,14 @@ def _sampling_before_format_2(name):
 _PACKED_MAPS = ("quantile_range", "component_maps")
 
 
+def _from_version_4(header):
+    # Format 4 stored every full covariance as such.
+    attributes = _tagged_dict(header.get("attributes"))
+    density = _tagged_dict((attributes or {}).get("_latent_density"))
+    if density is not None and density.get("kind") == "gmm":
+        density.setdefault("covariance_factors", None)
+
+
 def _from_version_3(header):
     _target_weight_before_format_4(header)
     # Format 3 kept one float map per mixture component, arrays in the header.
@@ -193,6 +203,13 @@ def upgrade_pickled_state(name, state, fitted):
     if isinstance(density, dict) and not density.keys() >= set(_PACKED_MAPS):
         # Pickled with a float map per component.
         density = {**dict.fromkeys(_PACKED_MAPS), **density}
+    if (
+        isinstance(density, dict)
+        and density.get("kind") == "gmm"
+        and "covariance_factors" not in density
+    ):
+        # Pickled with every full covariance as such.
+        density = {**density, "covariance_factors": None}
     if density is not state.get("_latent_density"):
         state = {**state, "_latent_density": density}
     state = {**_later_params(name, state), **state}
