@@ -83,6 +83,8 @@ def test_module_refines_only_outside_training_and_with_top_k():
     module.start(torch.zeros(6))
     x = torch.randn(5, 6)
     module.train()
+    # Training reads no dense code (the loss takes the reconstructions).
+    assert module(x)[1] is None
     trained = module.encode(x)
     module.refine_sweeps = 0
     assert_array_equal(trained.detach(), module.encode(x).detach())
