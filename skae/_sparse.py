@@ -16,7 +16,7 @@ from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.dictionary import DictionaryAutoEncoder
 from ._nn.losses import AuxKLoss, L1CodeLoss
 from ._nn.modules import dense_autoencoder
-from ._nn.sparse import Standardize, TopK
+from ._nn.sparse import Standardize, TopK, keep_top_k
 from ._support.code_metrics import code_metrics
 from ._utils.docs import inherit_docs
 
@@ -64,15 +64,13 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
           sample to sample and grows as ``alpha_code`` shrinks.
         - ``"sae_topk"``: the top-k sparse autoencoder as Gao et al. (2024)
           build it: linear (``hidden_layer_sizes``, ``activation`` and
-          ``dropout`` are ignored), ``code = topk(relu(W (x - b) + c))``
-          keeping the ``n_active`` largest, ``x_hat = code @ atoms_ + b``
-          with unit-norm atoms and the decoder's bias ``b`` subtracted
-          before encoding too; the encoder starts as the decoder's
-          transpose and ``b`` as the mean row. A latent firing on fewer
-          than half its share of rows (``n_active / n_components``) gets a
-          bias in the top-k choice, never in the code, until it fires that
-          often; dead ones also get the AuxK term (``n_aux``, ``alpha_aux``,
-          ``dead_after``). A code has at most ``n_active`` non-zeros.
+          ``dropout`` are ignored), ``code = topk(relu(W (x - b) + c))``,
+          ``x_hat = code @ atoms_ + b`` with unit-norm atoms, the encoder
+          started as the decoder's transpose and ``b`` as the mean row. A
+          latent firing on fewer than half its share of rows gets a bias in
+          the top-k choice (never in the code) until it fires that often;
+          dead ones get the AuxK term (``n_aux``, ``alpha_aux``,
+          ``dead_after``); ``refine_sweeps`` refits the kept values.
         - ``"sae_batchtopk"``: the same, but training keeps the
           ``n_active * batch`` largest activations of each batch (BatchTopK,
           Bussmann et al., 2024), so that rows may use more or fewer
@@ -100,6 +98,12 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         With the ``"sae_"`` settings, a latent counts as dead once it has not
         fired on this many training rows in a row; the count goes on across
         ``partial_fit`` calls. Ignored otherwise.
+
+    refine_sweeps : int, default=3
+        With ``"sae_topk"``, ``transform`` keeps the encoder's choice of
+        latents but refits their values to the row: non-negative least
+        squares over the chosen atoms, by this many sweeps of coordinate
+        descent (0: the encoder's values). Training is unchanged.
 
     alpha_code : float, default=0.01
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
@@ -185,14 +189,10 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     fitting in about the same time as dictionary learning. See
     ``benchmarks/bench_variants.py``.
 
-    For interpretability (finding the features a model's activations are
-    made of), use ``sparsity="sae_topk"`` with ``n_components`` several
-    times the number of features and ``latent_density=None``. The lift in
-    its top-k choice (the bias-only load balancing of Wang et al., 2024)
-    keeps latents alive where AuxK alone did not: on the digits MLP
-    activations of ``benchmarks/bench_sae.py`` (1,257 rows, 256 latents)
-    AuxK left 15% dead, the lift none. :meth:`code_metrics` gives the
-    field's numbers on held-out rows. ``"topk"`` stays the default.
+    For interpretability, use ``sparsity="sae_topk"`` with ``n_components``
+    several times the number of features and ``latent_density=None``: the
+    user guide's "Sparse autoencoders for interpretability" says why, and
+    what the lift (Wang et al., 2024) and ``refine_sweeps`` are for.
 
     :meth:`sample` respects the code: the codes drawn from the Gaussian
     mixture (``latent_density``) are set to 0 where negative and, with
@@ -249,6 +249,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         "n_aux": [Count(0), StrOptions({"auto"})],
         "alpha_aux": [Interval(Real, 0, None, closed="left")],
         "dead_after": [Count(1)],
+        "refine_sweeps": [Count(0)],
         **SAMPLING_CONSTRAINTS,
     }
 
@@ -262,6 +263,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         n_aux="auto",
         alpha_aux=1 / 32,
         dead_after=10_000,
+        refine_sweeps=3,
         hidden_layer_sizes=(256,),
         activation="relu",
         dropout=0.1,
@@ -306,19 +308,20 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.n_aux = n_aux
         self.alpha_aux = alpha_aux
         self.dead_after = dead_after
+        self.refine_sweeps = refine_sweeps
         self.latent_density = latent_density
         self.calibrate_samples = calibrate_samples
 
     def _build_module(self, n_features):
         if self.sparsity in SAE_SPARSITIES:
             n_aux = max(1, n_features // 2) if self.n_aux == "auto" else self.n_aux
+            sizes = n_features, self.n_components, self.n_active
             return DictionaryAutoEncoder(
-                n_features,
-                self.n_components,
-                self.n_active,
+                *sizes,
                 batch_topk=self.sparsity == "sae_batchtopk",
                 n_aux=min(n_aux, self.n_components),
                 dead_after=self.dead_after,
+                refine_sweeps=self.refine_sweeps,
             )
         # No PCA start here: the code goes through a top-k selection or a
         # ReLU, which a linear path could not pass through unchanged.
@@ -337,19 +340,14 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _initialize_from_data(self, module, X):
         if isinstance(module, DictionaryAutoEncoder):
-            device = module.decoder.bias.device
-            module.start(torch.as_tensor(X.mean(axis=0), device=device))
+            module.start(torch.as_tensor(X.mean(axis=0)))
 
     def _set_fitted_attributes(self, X, incremental):
         super()._set_fitted_attributes(X, incremental)
-        self.dead_fraction_ = self.threshold_ = None
         module = self.net_.module_
-        if isinstance(module, DictionaryAutoEncoder):
-            window = min(module.dead_after, int(module.rows_seen))
-            dead = module.rows_since_fired >= window
-            self.dead_fraction_ = float(dead.float().mean())
-            if module.batch_topk:
-                self.threshold_ = float(module.threshold)
+        sae = isinstance(module, DictionaryAutoEncoder)
+        self.dead_fraction_ = module.dead_fraction() if sae else None
+        self.threshold_ = float(module.threshold) if sae and module.batch_topk else None
 
     def _build_criterion(self):
         if self.sparsity in SAE_SPARSITIES:
@@ -368,11 +366,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
             # Called by the sampling mixin before threshold_ is set.
             return np.where(Z > float(self.net_.module_.threshold), Z, 0.0)
         if sparsity in ("topk", "sae_topk") and n_active < Z.shape[1]:
-            # torch's topk rather than numpy's argpartition: 5 times faster
-            # for a wide code, and the same codes (ties are equal values).
-            values, kept = torch.from_numpy(Z).topk(n_active, dim=1, sorted=False)
-            Z = torch.zeros(Z.shape, dtype=values.dtype).scatter_(1, kept, values)
-            return Z.numpy()
+            return keep_top_k(torch.from_numpy(Z), n_active).numpy()
         return Z
 
     @property

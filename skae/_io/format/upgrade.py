@@ -30,8 +30,18 @@ def upgrade_header(header, version):
 #: them is refused as edited.
 _LATER_PARAMS = {
     "SparseAutoEncoder": (
-        ("sparsity", {"topk", "l1"}),
-        {"n_aux": "auto", "alpha_aux": 1 / 32, "dead_after": 10_000},
+        (
+            ("sparsity", {"topk", "l1"}),
+            {
+                "n_aux": "auto",
+                "alpha_aux": 1 / 32,
+                "dead_after": 10_000,
+                "refine_sweeps": 3,
+            },
+        ),
+        # The SAE settings' codes were the encoder's own before the
+        # refinement existed: a file of them keeps encoding that way.
+        (("sparsity", {"sae_topk", "sae_batchtopk"}), {"refine_sweeps": 0}),
     ),
 }
 
@@ -44,11 +54,11 @@ def _later_params(name, params):
         return {}
     if not isinstance(params, dict):
         return {}
-    (key, values), added = _LATER_PARAMS[name]
-    value = params.get(key)
-    if not isinstance(value, str) or value not in values:
-        return {}
-    return {k: v for k, v in added.items() if k not in params}
+    for (key, values), added in _LATER_PARAMS[name]:
+        value = params.get(key)
+        if isinstance(value, str) and value in values:
+            return {k: v for k, v in added.items() if k not in params}
+    return {}
 
 
 def add_later_params(header):
