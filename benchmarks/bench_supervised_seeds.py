@@ -18,7 +18,7 @@ its 0.935 / 0.949.
 Run from the repository root, on one thread::
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/bench_supervised_seeds.py \
-        [--seeds 0,1,2] [--only prototype,AutoEncoder]
+        [--seeds 0,1,2] [--only prototype Denoising]
 """
 
 import argparse
@@ -106,6 +106,11 @@ def contenders():
                     2, noise_level=0.3, random_state=s, **c
                 )
             ),
+            f"DenoisingAutoEncoder(0.3, batch_size=64), target_weight={weight}": (
+                lambda s, c=common: DenoisingAutoEncoder(
+                    2, noise_level=0.3, batch_size=64, random_state=s, **c
+                )
+            ),
             f"ConvAutoEncoder, target_weight={weight}": (
                 lambda s, c=common: ConvAutoEncoder(
                     2, image_shape=(8, 8), random_state=s, **c
@@ -141,7 +146,7 @@ def run(name, make, seeds):
     low, high = per_seed.min(axis=0), per_seed.max(axis=0)
     mean = per_seed.mean(axis=0)
     print(
-        f"   {name:<46} {mean[0]:.3f} ({low[0]:.3f}-{high[0]:.3f}) / "
+        f"   {name:<60} {mean[0]:.3f} ({low[0]:.3f}-{high[0]:.3f}) / "
         f"{mean[1]:.3f} ({low[1]:.3f}-{high[1]:.3f})   MSE {np.mean(errors):.3f}"
         f"   epochs {np.mean(epochs):.0f}   {time.perf_counter() - start:.0f} s",
         flush=True,
@@ -152,11 +157,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
-        "--only", default="", help="names starting with these, e.g. prototype,UMAP"
+        "--only",
+        nargs="*",
+        default=[],
+        help="names starting with these, e.g. prototype UMAP 'AutoEncoder, '",
     )
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    prefixes = tuple(filter(None, args.only.split(",")))
+    prefixes = tuple(args.only)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     warnings.filterwarnings("ignore", message=".*n_jobs value.*")
