@@ -15,6 +15,7 @@ from skae import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, UMAPAutoEnc
 from skae._nn.labels import LabelledModule
 from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
 from skae._nn.modules import InputNoise, dense_autoencoder
+from skae._nn.variational import variational_autoencoder
 
 SUPERVISED = [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder, UMAPAutoEncoder]
 SMALL = {
@@ -378,3 +379,13 @@ def test_lent_targets_follow_the_rows_a_batch_indexes():
     output = module(torch.tensor([[0, 1], [2, 3]]))
     # Heads (0, 2), then tails (1, 3).
     assert output.target[:, 0].tolist() == [0.0, -1.0, 1.0, 1.0]
+
+
+def test_a_head_on_a_variational_module_reads_the_posterior_mean():
+    # The VAE's output is a tuple whose second field is x_logvar; the head
+    # must read mu, the code transform returns.
+    module = LabelledModule(variational_autoencoder(6, 2, (8,)), 6, 2, 3)
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    output = module(torch.cat([x, torch.zeros(5, 1)], dim=1))
+    mu, _ = module.encode(x)
+    assert_allclose(output.prediction.detach(), module.head(mu).detach(), rtol=1e-6)

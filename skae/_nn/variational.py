@@ -33,6 +33,12 @@ class VAEOutput(NamedTuple):
     logvar: torch.Tensor
     z: torch.Tensor
 
+    @property
+    def code(self):
+        # What transform returns (the posterior mean): the code a label head
+        # reads (skae._nn.labels.code_of), not the draw, nor output[1].
+        return self.mu
+
 
 class VariationalModule(nn.Module):
     """Variational autoencoder: Gaussian encoder q(z|x), decoder p(x|z).
