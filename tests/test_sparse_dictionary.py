@@ -5,6 +5,7 @@ and skae/_support/code_metrics.py.
 """
 
 import pickle
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
+from superposition import superposition as superposition_rows
 
 import skae
 from skae import SparseAutoEncoder
@@ -23,13 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 SAE_SPARSITIES = ["sae_topk", "sae_batchtopk"]
 
 
-def superposition(n_rows=1000, d=16, n_true=32, k=3, seed=0):
-    """Rows made of about ``k`` of ``n_true`` unit directions, non-negatively."""
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((n_true, d))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    s = (rng.random((n_rows, n_true)) < k / n_true) * rng.random((n_rows, n_true))
-    return (s @ D + 0.01 * rng.standard_normal((n_rows, d))).astype(np.float32)
+superposition = partial(superposition_rows, n_rows=1000, n_true=32, k=3)
 
 
 def sae(sparsity="sae_topk", **params):

@@ -6,6 +6,7 @@ files and pickles written before it are upgraded in skae/_io/format/upgrade.py.
 
 import json
 import pickle
+from functools import partial
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+from superposition import superposition as superposition_rows
 
 import skae
 from skae import SparseAutoEncoder
@@ -21,13 +23,7 @@ from skae._nn.dictionary import DictionaryAutoEncoder
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def superposition(n_rows=400, d=16, n_true=48, k=4, seed=0):
-    """Rows made of about ``k`` of ``n_true`` unit directions, non-negatively."""
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((n_true, d))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    s = (rng.random((n_rows, n_true)) < k / n_true) * rng.random((n_rows, n_true))
-    return (s @ D + 0.01 * rng.standard_normal((n_rows, d))).astype(np.float32)
+superposition = partial(superposition_rows, n_rows=400, n_true=48, k=4)
 
 
 def sae(**params):
