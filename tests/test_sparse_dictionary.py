@@ -344,11 +344,12 @@ def test_invalid_parameters(params, match):
         sae(**params).fit(superposition(n_rows=50))
 
 
-def test_warm_start_refuses_a_changed_auxk_setting():
+@pytest.mark.parametrize("name, value", [("n_aux", 3), ("refine_sweeps", 0)])
+def test_warm_start_refuses_a_changed_sae_setting(name, value):
     X = superposition(n_rows=100)
     est = sae(warm_start=True).fit(X)
-    est.set_params(n_aux=3)
-    with pytest.raises(ValueError, match="n_aux was changed"):
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=f"{name} was changed"):
         est.fit(X)
 
 

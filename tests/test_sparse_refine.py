@@ -101,14 +101,6 @@ def test_modules_pickled_before_the_refinement_encode_as_they_did():
     assert_array_equal(revived.encode(x).detach(), module.encode(x).detach())
 
 
-def test_warm_start_refuses_a_changed_refine_sweeps():
-    X = superposition(n_rows=100)
-    est = sae(warm_start=True).fit(X)
-    est.set_params(refine_sweeps=0)
-    with pytest.raises(ValueError, match="refine_sweeps was changed"):
-        est.fit(X)
-
-
 def test_negative_sweeps_are_refused():
     with pytest.raises(ValueError, match="refine_sweeps"):
         sae(refine_sweeps=-1).fit(superposition(n_rows=50))
