@@ -154,8 +154,16 @@ class SamplingMixin:
         density.update(mixture)
         if n_maps:
             groups = group_components(mixture, seed, n_maps)
+            # A diagonal mixture's draws for the maps leave out the units at
+            # one value on every training row (see draw_gmm).
+            units = None
+            if (
+                mixture["covariances"].ndim == 2
+                and mixture["covariance_factors"] is None
+            ):
+                units = np.ptp(codes, axis=0) > 0
             maps = self._group_maps(
-                X, mixture, labels, groups, seed, inference, n_levels
+                X, mixture, labels, groups, seed, inference, n_levels, units
             )
             levels, value_range = pack_maps(maps)
             density.update(
@@ -165,7 +173,9 @@ class SamplingMixin:
             )
         return density
 
-    def _group_maps(self, X, mixture, labels, groups, seed, inference, n_levels):
+    def _group_maps(
+        self, X, mixture, labels, groups, seed, inference, n_levels, units=None
+    ):
         """One map per group: its components' decoded draws to its rows."""
         rng = np.random.default_rng(seed)
         levels = np.linspace(0, 1, n_levels)
@@ -175,31 +185,41 @@ class SamplingMixin:
             MIN_DRAWS // 4,
             min(CODE_VALUES // self._n_features_out, ROW_VALUES // X.shape[1]),
         )
-        maps = []
+        maps, draws, sides = [], [], []
+
+        def decode_pending():
+            # One decoder pass over the draws of several groups: a pass per
+            # group cost a third of the density of a 4,096-unit code in
+            # fixed costs. At most about ROW_VALUES decoded values at once.
+            decoded = self._decode_summary(np.concatenate(draws), inference)
+            ends = np.cumsum([len(Z) for Z in draws])[:-1]
+            for part, side in zip(np.split(decoded, ends), sides, strict=True):
+                maps.append([column_quantiles(part, levels), side])
+            draws.clear()
+            sides.clear()
+
         for group in range(groups.max() + 1):
             members = np.flatnonzero(groups == group)
             share = mixture["weights"][members].sum()
             n_draws = min(most, max(MIN_DRAWS, round(N_DRAWS * share)))
-            Z, _ = draw_gmm(mixture, n_draws, rng, members)
-            decoded = self._decode_summary(Z, inference)
+            if draws and (sum(map(len, draws)) + n_draws) * X.shape[1] > ROW_VALUES:
+                decode_pending()
+            draws.append(draw_gmm(mixture, n_draws, rng, members, units)[0])
             rows = np.isin(labels, members)
             data = X[rows] if rows.sum() >= MIN_CALIBRATION_ROWS else X
             if len(data) > most:
                 # The rows' side bounded as the draws' is: 16 levels need
                 # no more, and sorting wide rows was most of the cost.
                 data = data[np.sort(rng.choice(len(data), most, replace=False))]
-            maps.append(
-                [
-                    column_quantiles(decoded, levels),
-                    column_quantiles(data, levels),
-                ]
-            )
+            sides.append(column_quantiles(data, levels))
+        decode_pending()
         return np.asarray(maps, dtype=np.float64)
 
     def _decode_summary(self, Z, inference):
         # float32 in and out: the summary module computes in float32, and
-        # float32 columns sort twice as fast for the quantiles.
-        Z = np.asarray(self._project_codes(Z), dtype=np.float32)
+        # float32 columns sort twice as fast for the quantiles; projected in
+        # float32 too, half the bytes of a wide code's draws to go through.
+        Z = np.asarray(self._project_codes(Z.astype(np.float32)), dtype=np.float32)
         return self._forward_batches(
             self._decode_batch, Z, self.n_features_in_, inference=inference
         )
