@@ -174,12 +174,12 @@ def test_every_density_stores_less_than_half_the_weights(make, n_features):
 def test_the_density_plan_shares_or_shortens_maps_only_when_it_must():
     plan = skae._base.density.density_plan
     # Digits-sized AutoEncoder(8): a map per component.
-    assert plan(80_000, 1797, 8, 64, True) == (14, 14, 16)
+    assert plan(80_000, 1797, 8, 64, True) == (26, 26, 16)
     # Few weights for wide rows: ten components share what maps fit.
-    assert plan(70_000, 2000, 8, 784, True) == (10, 1, 10)
-    assert plan(70_000, 2000, 8, 400, True)[:2] == (10, 1)
+    assert plan(20_000, 2000, 8, 784, True) == (10, 1, 9)
+    assert plan(20_000, 2000, 8, 400, True)[:2] == (10, 1)
     # Not even a map of MIN_MAP_LEVELS levels: none.
-    assert plan(860_000, 2000, 8, 20_000, True)[1:] == (0, 0)
+    assert plan(300_000, 2000, 8, 20_000, True)[1:] == (0, 0)
     # Without calibration the mixture takes the whole budget.
     assert plan(70_000, 1797, 8, 64, False) == (35, 0, 0)
     # A handful of weights still gets a density of MIN_DENSITY_BYTES.

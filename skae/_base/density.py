@@ -163,15 +163,9 @@ def _fitted(gmm, codes):
     return mixture, labels
 
 
-def draw_gmm(density, n_samples, rng, components=None, units=None):
+def draw_gmm(density, n_samples, rng, components=None):
     """``n_samples`` codes from a Gaussian mixture, in random order, and the
     component each was drawn from; only from ``components`` if given.
-
-    ``units``, a boolean mask of a diagonal mixture's units, draws only
-    those: the others take their component's mean. For the maps' draws of a
-    wide code, whose units at one value on every training row (most of a
-    4,096-unit top-k code) have reg_covar as variance: drawing them was a
-    third of the density's time.
 
     By hand rather than ``GaussianMixture.sample``, which returns the rows
     grouped by component and needs the fitted estimator (not plain arrays).
@@ -181,19 +175,6 @@ def draw_gmm(density, n_samples, rng, components=None, units=None):
         components = np.arange(len(weights))
     p = weights[components] / weights[components].sum()
     labels = components[rng.choice(len(components), size=n_samples, p=p)]
-    if units is not None:
-        drawn = dict(density, means=means[:, units])
-        drawn["covariances"] = density["covariances"][:, units]
-        Z = np.empty((n_samples, means.shape[1]))
-        Z[:] = means[labels]
-        Z[:, units] = _draw_components(drawn, labels, rng, components)
-        return Z, labels
-    return _draw_components(density, labels, rng, components), labels
-
-
-def _draw_components(density, labels, rng, components):
-    means = density["means"]
-    n_samples = len(labels)
     Z = rng.standard_normal((n_samples, means.shape[1]))
     covariances = density["covariances"]
     factors = density.get("covariance_factors")
@@ -218,7 +199,7 @@ def _draw_components(density, labels, rng, components):
         else:
             factor = np.linalg.cholesky(covariances[component].astype(np.float64))
             Z[rows] = means[component] + Z[rows] @ factor.T
-    return Z
+    return Z, labels
 
 
 def density_plan(weight_bytes, n_rows, n_units, n_features, calibrate):
@@ -241,8 +222,10 @@ def density_plan(weight_bytes, n_rows, n_units, n_features, calibrate):
     most = min(MAX_COMPONENTS, max(1, n_rows // ROWS_PER_COMPONENT))
     if not calibrate:
         return min(most, max(1, int(budget // mixture))), 0, 0
-    spare = budget - 2 * 2 * 4 * n_features  # float32 low and high per side
-    per_map = 2 * n_features * np.dtype(_LEVELS_DTYPE).itemsize
+    # Maps store the data's side only (the decoder's is computed when
+    # ``sample`` needs it): float32 low and high, and levels, per feature.
+    spare = budget - 2 * 4 * n_features
+    per_map = n_features * np.dtype(_LEVELS_DTYPE).itemsize
     n_components = int(spare // (mixture + MAP_LEVELS * per_map))
     if n_components >= min(most, MIN_SHARED_COMPONENTS):
         n_components = min(most, n_components)
@@ -356,10 +339,10 @@ def marginal_quantiles(decoded, X, n_levels=None):
 
 
 def pack_maps(maps):
-    """Maps of shape (n, 2, levels, n_features) as 8-bit fractions of each
-    feature's range: ``(levels, range)``, range of shape (2, 2, n_features)
-    holding each side's low and high values. Rounding keeps each map
-    non-decreasing."""
+    """Maps of shape (n, sides, levels, n_features) as 8-bit fractions of
+    each feature's range: ``(levels, range)``, range of shape (sides, 2,
+    n_features) holding each side's low and high values. Rounding keeps
+    each map non-decreasing."""
     maps = np.asarray(maps, dtype=np.float64)
     low = maps.min(axis=(0, 2)).astype(np.float32).astype(np.float64)
     high = maps.max(axis=(0, 2)).astype(np.float32).astype(np.float64)
@@ -373,7 +356,7 @@ def pack_maps(maps):
 
 
 def unpack_map(levels, value_range):
-    """One packed map, shape (2, n_levels, n_features), back as float64
+    """One packed map, shape (sides, n_levels, n_features), back as float64
     (8-bit levels, or the 16-bit ones of files from before them)."""
     value_range = np.asarray(value_range, dtype=np.float64)
     low, high = value_range[:, 0], value_range[:, 1]

@@ -33,6 +33,8 @@ attribute, and :mod:`skae._io.format.density_checks` validates it when a file is
 loaded.
 """
 
+import weakref
+import zlib
 from numbers import Integral
 
 import numpy as np
@@ -77,6 +79,11 @@ MAX_DENSITY_ROWS = 2000
 CODE_VALUES = 2**17
 ROW_VALUES = 2**23
 
+#: Each estimator's decoded sides of its maps, with the density they are of
+#: (see SamplingMixin._decoded_sides): kept beside the estimator rather
+#: than in it, so that pickles and files hold none.
+_DECODED_SIDES = weakref.WeakKeyDictionary()
+
 #: ``sample`` draws, decodes and calibrates about this many values at a
 #: time, so that its memory beyond the array it returns is one such batch.
 SAMPLE_BATCH_VALUES = 2**20
@@ -95,17 +102,27 @@ class SamplingMixin:
     _warm_start_params = frozenset({"latent_density", "calibrate_samples"})
 
     def _set_fitted_attributes(self, X, incremental):
-        super()._set_fitted_attributes(X, incremental)
         try:
-            self._latent_density = self._fit_latent_density(X)
-        except KeyboardInterrupt:
-            # The epochs are trained: a Ctrl-C now keeps them, as one during
-            # training does (the fit raises FitInterrupted, which keeps the
-            # state), without a density; ``sample`` says so.
-            self._latent_density = None
-            self.net_.interrupted_ = True
+            super()._set_fitted_attributes(X, incremental)
+            # From reconstruction_error_'s pass, where it kept them.
+            codes = getattr(self, "_training_codes", None)
+            try:
+                self._latent_density = self._fit_latent_density(X, codes)
+            except KeyboardInterrupt:
+                # The epochs are trained: a Ctrl-C now keeps them, as one
+                # during training does (the fit raises FitInterrupted, which
+                # keeps the state), without a density; ``sample`` says so.
+                self._latent_density = None
+                self.net_.interrupted_ = True
+        finally:
+            self.__dict__.pop("_training_codes", None)
 
-    def _fit_latent_density(self, X):
+    def _keeps_training_codes(self, X):
+        kind = self.latent_density
+        needed = kind == "gmm" or kind == "prior" and self.calibrate_samples
+        return needed and len(X) <= MAX_DENSITY_ROWS
+
+    def _fit_latent_density(self, X, codes=None):
         kind = self.latent_density
         if kind is None:
             return None
@@ -124,14 +141,16 @@ class SamplingMixin:
                 len(X), MAX_DENSITY_ROWS, replace=False
             )
             X = X[np.sort(rows)]
+            codes = None
         with self._fit_summary_module() as inference:
-            return self._fit_density_with(X, density, seed, inference)
+            return self._fit_density_with(X, density, seed, inference, codes)
 
-    def _fit_density_with(self, X, density, seed, inference):
+    def _fit_density_with(self, X, density, seed, inference, codes):
         kind = density["kind"]
-        codes = self._forward_batches(
-            self._encode_batch, X, self._n_features_out, inference=inference
-        )
+        if codes is None:
+            codes = self._forward_batches(
+                self._encode_batch, X, self._n_features_out, inference=inference
+            )
         codes = np.asarray(codes, dtype=np.float64)
         if kind == "prior":
             decoded = self._decode_summary(codes, inference)
@@ -154,18 +173,8 @@ class SamplingMixin:
         density.update(mixture)
         if n_maps:
             groups = group_components(mixture, seed, n_maps)
-            # A diagonal mixture's draws for the maps leave out the units at
-            # one value on every training row (see draw_gmm).
-            units = None
-            if (
-                mixture["covariances"].ndim == 2
-                and mixture["covariance_factors"] is None
-            ):
-                units = np.ptp(codes, axis=0) > 0
-            maps = self._group_maps(
-                X, mixture, labels, groups, seed, inference, n_levels, units
-            )
-            levels, value_range = pack_maps(maps)
+            sides = self._data_sides(X, labels, groups, seed, n_levels)
+            levels, value_range = pack_maps(sides)
             density.update(
                 component_quantiles=levels,
                 quantile_range=value_range,
@@ -173,53 +182,73 @@ class SamplingMixin:
             )
         return density
 
-    def _group_maps(
-        self, X, mixture, labels, groups, seed, inference, n_levels, units=None
-    ):
-        """One map per group: its components' decoded draws to its rows."""
+    def _draws_per_group(self, n_features):
+        """The most draws (and data rows) a map's side is taken from: they
+        cost memory and time with the width of the code and of the rows."""
+        return max(
+            MIN_DRAWS // 4,
+            min(CODE_VALUES // self._n_features_out, ROW_VALUES // n_features),
+        )
+
+    def _data_sides(self, X, labels, groups, seed, n_levels):
+        """The data's side of each group's map: quantiles of its rows.
+
+        Shape (groups, 1, n_levels, n_features). The other side, the
+        decoder's, is :meth:`_decoded_sides`'s, computed when ``sample``
+        first needs it.
+        """
         rng = np.random.default_rng(seed)
         levels = np.linspace(0, 1, n_levels)
-        # Draws and their decoding cost memory and time with the width of
-        # the code and of the rows: bounded, as the mixture's rows are.
-        most = max(
-            MIN_DRAWS // 4,
-            min(CODE_VALUES // self._n_features_out, ROW_VALUES // X.shape[1]),
-        )
-        maps, draws, sides = [], [], []
-
-        def decode_pending():
-            # One decoder pass over the draws of several groups: a pass per
-            # group cost a third of the density of a 4,096-unit code in
-            # fixed costs. At most about ROW_VALUES decoded values at once.
-            decoded = self._decode_summary(np.concatenate(draws), inference)
-            ends = np.cumsum([len(Z) for Z in draws])[:-1]
-            for part, side in zip(np.split(decoded, ends), sides, strict=True):
-                maps.append([column_quantiles(part, levels), side])
-            draws.clear()
-            sides.clear()
-
+        most = self._draws_per_group(X.shape[1])
+        sides = []
         for group in range(groups.max() + 1):
-            members = np.flatnonzero(groups == group)
-            share = mixture["weights"][members].sum()
-            n_draws = min(most, max(MIN_DRAWS, round(N_DRAWS * share)))
-            if draws and (sum(map(len, draws)) + n_draws) * X.shape[1] > ROW_VALUES:
-                decode_pending()
-            draws.append(draw_gmm(mixture, n_draws, rng, members, units)[0])
-            rows = np.isin(labels, members)
+            rows = np.isin(labels, np.flatnonzero(groups == group))
             data = X[rows] if rows.sum() >= MIN_CALIBRATION_ROWS else X
             if len(data) > most:
                 # The rows' side bounded as the draws' is: 16 levels need
                 # no more, and sorting wide rows was most of the cost.
                 data = data[np.sort(rng.choice(len(data), most, replace=False))]
-            sides.append(column_quantiles(data, levels))
-        decode_pending()
-        return np.asarray(maps, dtype=np.float64)
+            sides.append([column_quantiles(data, levels)])
+        return np.asarray(sides, dtype=np.float64)
+
+    def _decoded_sides(self, density, inference):
+        """The decoder's side of each group's map: quantiles of the decoded
+        draws of its components, shape (groups, n_levels, n_features).
+
+        Not stored: a function of the stored mixture and the decoder, drawn
+        with a seed taken from the mixture's means, so that a loaded or
+        unpickled model computes what the saved one did. Storing it took
+        half the bytes of the maps: within the same budget, a
+        ``ConvAutoEncoder(8)`` has 15 maps rather than 8 (C2ST 0.78 rather
+        than 0.82 on the digits, ``benchmarks/bench_sample.py``). Computed
+        at the first ``sample`` of a fitted density, and kept for the next.
+        """
+        cached = _DECODED_SIDES.get(self)
+        if cached is not None and cached[0] is density:
+            return cached[1]
+        seed = zlib.crc32(np.ascontiguousarray(density["means"]).tobytes())
+        rng = np.random.default_rng(seed)
+        groups, n_features = density["component_maps"], self.n_features_in_
+        levels = np.linspace(0, 1, density["component_quantiles"].shape[2])
+        most = self._draws_per_group(n_features)
+        sides = []
+        for group in range(groups.max() + 1):
+            members = np.flatnonzero(groups == group)
+            share = density["weights"][members].sum()
+            n_draws = min(most, max(MIN_DRAWS, round(N_DRAWS * share)))
+            Z = self._project_codes(draw_gmm(density, n_draws, rng, members)[0])
+            decoded = self._forward_batches(
+                self._decode_batch, Z, n_features, inference=inference
+            )
+            sides.append(column_quantiles(decoded, levels))
+        sides = np.asarray(sides)
+        _DECODED_SIDES[self] = (density, sides)
+        return sides
 
     def _decode_summary(self, Z, inference):
         # float32 in and out: the summary module computes in float32, and
-        # float32 columns sort twice as fast for the quantiles; projected in
-        # float32 too, half the bytes of a wide code's draws to go through.
-        Z = np.asarray(self._project_codes(Z.astype(np.float32)), dtype=np.float32)
+        # float32 columns sort twice as fast for the quantiles.
+        Z = np.asarray(self._project_codes(Z), dtype=np.float32)
         return self._forward_batches(
             self._decode_batch, Z, self.n_features_in_, inference=inference
         )
@@ -335,11 +364,17 @@ class SamplingMixin:
             groups = density["component_maps"]
             if groups is not None:
                 labels = groups[labels]
+            # Maps of one side: the data's, the decoder's being computed.
+            decoded = None
+            if maps.shape[1] == 1:
+                decoded = self._decoded_sides(density, inference)
             for group in np.unique(labels):
                 rows = labels == group
                 quantiles = maps[group]
                 if value_range is not None:
                     quantiles = unpack_map(quantiles, value_range)
+                if decoded is not None:
+                    quantiles = np.concatenate([decoded[group][None], quantiles])
                 X_new[rows] = calibrate(X_new[rows], quantiles)
         elif density["quantiles"] is not None:
             X_new = calibrate(X_new, density["quantiles"])

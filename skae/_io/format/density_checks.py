@@ -125,23 +125,30 @@ def _maps_problem(value, n, n_in):
             )
         return None
     n_groups = _axis_length(maps, axis=0, ndim=4)
+    # Two sides, the decoder's and the data's; or (format 6) the data's
+    # alone, the decoder's being computed from the mixture.
+    n_sides = _axis_length(maps, axis=1, ndim=4)
     n_levels = _axis_length(maps, axis=2, ndim=4)
     if not (
         isinstance(maps, np.ndarray)
         and maps.dtype in (np.uint8, np.uint16)
         and n_groups >= 1
+        and n_sides in (1, 2)
         and n_levels >= 1
-        and maps.shape == (n_groups, 2, n_levels, n_in)
+        and maps.shape == (n_groups, n_sides, n_levels, n_in)
         and bool((np.diff(maps.astype(np.int32), axis=2) >= 0).all())
     ):
         return (
             "component_quantiles must be None or packed maps: uint8 or uint16, of "
-            f"shape (groups, 2, levels, {n_in}), non-decreasing over levels"
+            f"shape (groups, 1 or 2, levels, {n_in}), non-decreasing over levels"
         )
-    if not _finite_array(value_range, (2, 2, n_in)) or not bool(
+    if not _finite_array(value_range, (n_sides, 2, n_in)) or not bool(
         (value_range[:, 0] <= value_range[:, 1]).all()
     ):
-        return f"quantile_range must be (low, high) pairs of shape (2, 2, {n_in})"
+        return (
+            "quantile_range must be (low, high) pairs of shape "
+            f"({n_sides}, 2, {n_in})"
+        )
     if not (
         isinstance(groups, np.ndarray)
         and groups.dtype.kind in "iu"

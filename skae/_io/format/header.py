@@ -40,9 +40,11 @@ FORMAT_NAME = "skae"
 #: 5: the density's maps packed to 8 bits, its means and covariances in
 #: float32, the covariances of codes of 17 to 32 units as low-rank factors
 #: and a diagonal (``covariance_factors``).
-FORMAT_VERSION = 5
+#: 6: the density's maps may hold the data's side alone (the decoder's is
+#: computed from the mixture when ``sample`` needs it).
+FORMAT_VERSION = 6
 #: Older versions :func:`load` still reads (see upgrade.py).
-OLDER_FORMAT_VERSIONS = (1, 2, 3, 4)
+OLDER_FORMAT_VERSIONS = (1, 2, 3, 4, 5)
 HEADER_KEY = "skae"
 
 
