@@ -168,11 +168,13 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     calibrate_samples : bool, default=True
         Map each feature of :meth:`sample`'s output through the monotone
-        function that takes its distribution over the reconstructions of the
-        training rows to its distribution in the training data (quantiles
-        fitted with the latent density). Each mixture component has its
-        own map, fitted on the training rows whose codes it holds (one that
-        holds fewer than 20 uses the map of all rows); where the maps would
+        function that takes its distribution over decoded draws of the
+        latent density to its distribution in the training data (quantiles
+        fitted with the latent density; the draws' side is not stored but
+        computed from the mixture at the first :meth:`sample`). Each mixture
+        component has its own map, fitted on its draws and the training rows
+        whose codes it holds (one that holds fewer than 20 uses the data of
+        all rows); where the maps would
         take more than the density's share of the weights' bytes (a small
         network on wide rows), components share maps, and a model too small
         for even one map of 4 levels has none. Decoded means are

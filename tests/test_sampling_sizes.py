@@ -15,7 +15,7 @@ from sklearn.mixture import GaussianMixture
 import skae
 import skae._base.density
 import skae._base.sampling
-from skae._base.density import draw_gmm, fit_gmm
+from skae._base.density import draw_gmm, fit_gmm, pack_maps, unpack_map
 from skae._base.transaction import FitInterrupted
 from skae._io.format.density_checks import check_latent_density
 
@@ -283,3 +283,76 @@ def test_load_checks_the_low_rank_factors():
         assert "covariance_factors must be None" in check_latent_density(
             edited, attributes
         )
+
+
+def test_the_maps_store_the_data_side_and_compute_the_decoders_at_sample():
+    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
+    model.fit(rows(200, 10))
+    density = model._latent_density
+    n_maps = len(density["component_quantiles"])
+    assert density["component_quantiles"].shape[1] == 1
+    assert density["quantile_range"].shape == (1, 2, 10)
+    pickled = pickle.dumps(model)
+    first = model.sample(5, random_state=0)
+    # Kept beside the estimator, never in its state.
+    assert pickle.dumps(model) == pickled
+    decoded = model._decoded_sides(density, model._inference_module())
+    assert decoded.shape == (n_maps, 16, 10)
+    assert (np.diff(decoded, axis=1) >= 0).all()
+    restored = pickle.loads(pickled)
+    assert_array_equal(restored.sample(5, random_state=0), first)
+
+
+def test_maps_of_two_sides_from_format_5_files_still_sample(tmp_path):
+    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
+    model.fit(rows(200, 10))
+    density = model._latent_density
+    expected = model.sample(50, random_state=0)
+    # The maps as format 5 stored them: the decoder's side beside the data's.
+    decoded = model._decoded_sides(density, model._inference_module())
+    data = [
+        unpack_map(levels, density["quantile_range"])[0]
+        for levels in density["component_quantiles"]
+    ]
+    levels, value_range = pack_maps(np.stack([decoded, np.asarray(data)], axis=1))
+    path = tmp_path / "model.safetensors"
+    skae.save(model, path)
+    with safe_open(path, framework="np") as file:
+        header = json.loads(file.metadata()["skae"])
+    tensors = load_file(path)
+    header["format_version"] = 5
+    prefix = "attributes._latent_density."
+    tensors[prefix + "component_quantiles"] = levels
+    tensors[prefix + "quantile_range"] = value_range
+    save_file(tensors, path, metadata={"skae": json.dumps(header)})
+    old = skae.load(path)
+    assert old._latent_density["component_quantiles"].shape[1] == 2
+    # As close as 8-bit levels of the decoder's side allow.
+    assert_allclose(old.sample(50, random_state=0), expected, atol=0.02)
+
+
+@pytest.mark.parametrize("n_samples", [150, 60])
+def test_the_density_takes_the_codes_of_reconstruction_errors_pass(
+    monkeypatch, n_samples
+):
+    X = rows(n_samples, 10).astype(np.float32)
+    handed = []
+    fit_density = skae._base.sampling.SamplingMixin._fit_density_with
+
+    def spy(self, X, density, seed, inference, codes):
+        handed.append(codes)
+        return fit_density(self, X, density, seed, inference, codes)
+
+    monkeypatch.setattr(skae._base.sampling.SamplingMixin, "_fit_density_with", spy)
+    # Beyond MAX_DENSITY_ROWS the density encodes its subsample itself.
+    monkeypatch.setattr(skae._base.sampling, "MAX_DENSITY_ROWS", 100)
+    model = skae.AutoEncoder(n_components=3, max_iter=2, random_state=0).fit(X)
+    if n_samples <= 100:
+        assert_allclose(handed[0], model.transform(X), rtol=1e-5, atol=1e-5)
+    else:
+        assert handed[0] is None
+    assert "_training_codes" not in vars(model)
+    without = skae.AutoEncoder(
+        n_components=3, max_iter=2, random_state=0, latent_density=None
+    ).fit(X)
+    assert model.reconstruction_error_ == without.reconstruction_error_
