@@ -25,19 +25,20 @@ decoder's noise (a draw rather than the mean) made them easier to tell
 apart, for every variant: ``sample`` returns means.
 
 The fitted state is plain data, ``_latent_density``: a dict of numpy
-arrays (the mixture's weights, means and covariances, and the quantiles;
-:mod:`skae._base.density` holds the numbers' side and says what bounds
-their cost whatever the width),
-so that pickle and :func:`skae.save` store it as they store any fitted
-attribute, and :mod:`skae._io.format.density_checks` validates it when a file is
-loaded.
+arrays (the mixture's weights, means and covariances, and the maps' data
+side; :mod:`skae._base.density` holds the numbers' side and says what bounds
+their cost whatever the width), so that pickle and :func:`skae.save` store
+it as any fitted attribute, and :mod:`skae._io.format.density_checks`
+validates it when a file is loaded.
 """
 
+import copy
 import weakref
 import zlib
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
@@ -79,9 +80,8 @@ MAX_DENSITY_ROWS = 2000
 CODE_VALUES = 2**17
 ROW_VALUES = 2**23
 
-#: Each estimator's decoded sides of its maps, with the density they are of
-#: (see SamplingMixin._decoded_sides): kept beside the estimator rather
-#: than in it, so that pickles and files hold none.
+#: Each estimator's density and the decoded sides of its maps (see
+#: SamplingMixin._decoded_sides): beside it, not in its pickles and files.
 _DECODED_SIDES = weakref.WeakKeyDictionary()
 
 #: ``sample`` draws, decodes and calibrates about this many values at a
@@ -160,15 +160,10 @@ class SamplingMixin:
             p.numel() * p.element_size() for p in self.net_.module_.parameters()
         )
         n_components, n_maps, n_levels = density_plan(
-            weight_bytes,
-            len(codes),
-            codes.shape[1],
-            self.n_features_in_,
-            self.calibrate_samples,
+            weight_bytes, *codes.shape, self.n_features_in_, self.calibrate_samples
         )
         mixture, labels = fit_gmm(codes, seed, n_components)
-        # The maps are fitted on draws of the mixture as stored, which is
-        # what ``sample`` draws from.
+        # As stored: what ``sample`` and the maps' decoded side draw from.
         mixture = stored_mixture(mixture)
         density.update(mixture)
         if n_maps:
@@ -191,12 +186,8 @@ class SamplingMixin:
         )
 
     def _data_sides(self, X, labels, groups, seed, n_levels):
-        """The data's side of each group's map: quantiles of its rows.
-
-        Shape (groups, 1, n_levels, n_features). The other side, the
-        decoder's, is :meth:`_decoded_sides`'s, computed when ``sample``
-        first needs it.
-        """
+        """The data's side of each group's map, quantiles of its rows: shape
+        (groups, 1, n_levels, n_features). See :meth:`_decoded_sides`."""
         rng = np.random.default_rng(seed)
         levels = np.linspace(0, 1, n_levels)
         most = self._draws_per_group(X.shape[1])
@@ -215,17 +206,22 @@ class SamplingMixin:
         """The decoder's side of each group's map: quantiles of the decoded
         draws of its components, shape (groups, n_levels, n_features).
 
-        Not stored: a function of the stored mixture and the decoder, drawn
-        with a seed taken from the mixture's means, so that a loaded or
-        unpickled model computes what the saved one did. Storing it took
-        half the bytes of the maps: within the same budget, a
-        ``ConvAutoEncoder(8)`` has 15 maps rather than 8 (C2ST 0.78 rather
-        than 0.82 on the digits, ``benchmarks/bench_sample.py``). Computed
-        at the first ``sample`` of a fitted density, and kept for the next.
+        Not stored but computed at the first ``sample`` and kept: a function
+        of the stored mixture and decoder, drawn with a seed taken from the
+        means, the same after save/load or pickling. Stored, it took half the
+        maps' bytes: within the same budget ``ConvAutoEncoder(8)`` has 15
+        maps rather than 8 (C2ST 0.785 against 0.818 on the digits,
+        ``benchmarks/bench_sample.py``).
         """
         cached = _DECODED_SIDES.get(self)
         if cached is not None and cached[0] is density:
             return cached[1]
+        module, _, device = inference
+        if device.type != "cpu":
+            # In float64 on the CPU whatever the device: the same maps after
+            # a load onto another device.
+            module = copy.deepcopy(module).cpu().double()
+            inference = module, torch.float64, torch.device("cpu")
         seed = zlib.crc32(np.ascontiguousarray(density["means"]).tobytes())
         rng = np.random.default_rng(seed)
         groups, n_features = density["component_maps"], self.n_features_in_

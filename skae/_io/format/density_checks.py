@@ -146,8 +146,7 @@ def _maps_problem(value, n, n_in):
         (value_range[:, 0] <= value_range[:, 1]).all()
     ):
         return (
-            "quantile_range must be (low, high) pairs of shape "
-            f"({n_sides}, 2, {n_in})"
+            f"quantile_range must be (low, high) pairs of shape ({n_sides}, 2, {n_in})"
         )
     if not (
         isinstance(groups, np.ndarray)
