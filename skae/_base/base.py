@@ -130,10 +130,8 @@ class BaseAutoEncoder(
             numbers = [
                 np.asarray(part, dtype=np.float64)
                 for part in parts
-                if isinstance(part, Real)
-                and not isinstance(part, bool)
-                or isinstance(part, np.ndarray)
-                and part.dtype.kind == "f"
+                if isinstance(part, Real) and not isinstance(part, bool)
+                or isinstance(part, np.ndarray) and part.dtype.kind == "f"
             ]
             if not all(np.isfinite(number).all() for number in numbers):
                 problems[name] = "must hold finite numbers only"
