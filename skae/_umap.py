@@ -89,11 +89,13 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         codes, in two ways. The graph, as in umap-learn's supervised UMAP:
         an edge between rows of different classes is weakened by
         ``exp(-2.5 / (1 - target_weight))`` (cut at 1), so that classes form
-        clusters of their own. And a softmax head on the code, as in the
-        other estimators: the loss is ``(1 - target_weight)`` times UMAP's
-        plus ``target_weight`` times the head's cross-entropy over the
-        labelled rows of each batch. A label of -1 marks a row without a
-        class. ``None`` ignores ``y``, as PCA does. umap-learn uses ``y``
+        clusters of their own; an edge with an unlabelled end (-1) keeps
+        its strength (umap-learn weakens it by ``exp(-1)``). And a softmax
+        head on the code, as in the other estimators: the loss is
+        ``(1 - target_weight)`` times UMAP's plus ``target_weight`` times
+        the head's cross-entropy over the labelled rows of each batch. A
+        label of -1 marks a row without a class. ``None`` ignores ``y``, as
+        PCA does. umap-learn uses ``y``
         whenever it is given, as it is in a
         :class:`~sklearn.pipeline.Pipeline`, with a weight of 0.5: set 0.5
         for the same. Changing it refuses a warm start (the head is part of

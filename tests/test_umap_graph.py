@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 
 from skae._support.umap import (
+    UNLABELLED_DIST,
     class_codes,
     far_distance,
     find_ab_params,
@@ -106,6 +107,26 @@ def test_supervised_graph_matches_umap_learn(X):
         graph.copy(), labels, far_dist=2.5 / 0.7
     )
     assert_allclose(ours.toarray(), theirs.toarray(), atol=1e-12)
+
+
+def test_an_unlabelled_end_leaves_the_edge_as_without_labels(X):
+    # What training_edges uses: a row without a class (-1) says nothing
+    # about whether it shares one with its neighbours (umap-learn's
+    # unknown_dist=1.0 weakens those edges instead).
+    graph = fuzzy_simplicial_set(X, 10)
+    labels = load_digits().target[: len(X)].copy()
+    labels[np.arange(len(X)) % 10 != 0] = -1
+    unlabelled = np.full(len(X), -1)
+    without = intersect_with_labels(graph, unlabelled, 5.0, UNLABELLED_DIST).toarray()
+    semi = intersect_with_labels(graph, labels, 5.0, UNLABELLED_DIST).toarray()
+    as_umap_learn = intersect_with_labels(graph, labels, 5.0).toarray()
+    unknown = (labels[:, None] == -1) | (labels[None, :] == -1)
+    assert_allclose(semi[unknown], without[unknown], atol=1e-12)
+    assert (as_umap_learn[unknown] < without[unknown] - 1e-3).any()
+    # Between two labelled rows of different classes, the edge still weakens.
+    different = ~unknown & (labels[:, None] != labels[None, :]) & (without > 0)
+    assert different.any()
+    assert (semi[different] < 0.05 * without[different]).all()
 
 
 def test_class_codes_mark_unlabelled_rows_and_accept_strings():
