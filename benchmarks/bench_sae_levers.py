@@ -20,7 +20,7 @@ import time
 import warnings
 
 import torch
-from bench_sae import metrics, superposition
+from sae_common import metrics, superposition
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import SparseAutoEncoder
