@@ -13,6 +13,7 @@ from ._base.base import BaseAutoEncoder
 from ._base.constraints import Count
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
+from ._net import LinearDecay
 from ._nn.dictionary import DictionaryAutoEncoder
 from ._nn.losses import AuxKLoss, L1CodeLoss
 from ._nn.modules import dense_autoencoder
@@ -73,10 +74,9 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
           ``dead_after``); ``refine_sweeps`` refits the kept values.
         - ``"sae_batchtopk"``: the same, but training keeps the
           ``n_active * batch`` largest activations of each batch (BatchTopK,
-          Bussmann et al., 2024), so that rows may use more or fewer
-          latents; ``transform`` keeps every activation above a threshold
-          learned in training (``threshold_``), and the number of non-zeros
-          varies around ``n_active``.
+          Bussmann et al., 2024), so that rows may use more or fewer latents;
+          ``transform`` keeps every activation above a threshold learned in
+          training (``threshold_``): about ``n_active`` per row.
 
     n_active : int, default=4
         Number of non-zero code entries per sample with ``sparsity="topk"``
@@ -113,8 +113,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Widths of the encoder's hidden layers, from the input towards the
         code; the decoder uses the same widths in reverse. ``()`` gives a
         linear encoder and decoder, whose atoms then add up exactly. Wider
-        than :class:`AutoEncoder`'s default, as the code usually is (see
-        Notes).
+        than :class:`AutoEncoder`'s default (see Notes).
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers. The output layer is linear; the
@@ -131,6 +130,11 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     learning_rate_init : float, default=3e-3
         Adam's learning rate.
+
+    learning_rate : {"constant", "linear"}, default="constant"
+        ``"linear"`` holds ``learning_rate_init`` over the first half of each
+        ``fit``'s epochs, then lowers it linearly towards 0 (``partial_fit``
+        keeps it). The user guide's SAE section says where it helped.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its
@@ -180,14 +184,11 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     ``reconstruction_error_`` and ``score`` measure the reconstruction only.
 
     The defaults of ``hidden_layer_sizes``, ``dropout``, ``batch_size`` and
-    ``learning_rate_init`` differ from :class:`AutoEncoder`'s. They were
-    chosen on a validation split of the training part of the digits (scaled
-    to [0, 1]), over 3 seeds and 16/3, 32/4 and 64/5 units/active: with
-    :class:`AutoEncoder`'s settings the validation error was 0.94, 1.04 and
-    1.30 times that of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`
-    with OMP codes of the same sparsity; with these, 0.84, 0.96 and 1.17,
-    fitting in about the same time as dictionary learning. See
-    ``benchmarks/bench_variants.py``.
+    ``learning_rate_init`` differ from :class:`AutoEncoder`'s: on the digits
+    (3 seeds; 16/3, 32/4, 64/5 units/active), the validation error over
+    that of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning` with
+    OMP codes went from 0.94, 1.04, 1.30 to 0.84, 0.96, 1.17
+    (``benchmarks/bench_variants.py``).
 
     For interpretability, use ``sparsity="sae_topk"`` with ``n_components``
     several times the number of features and ``latent_density=None``: the
@@ -217,9 +218,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     >>> from sklearn.preprocessing import MinMaxScaler
     >>> from skae import SparseAutoEncoder
     >>> X = MinMaxScaler().fit_transform(load_digits().data)
-    >>> sae = SparseAutoEncoder(
-    ...     n_components=32, n_active=4, max_iter=5, random_state=0
-    ... ).fit(X)
+    >>> sae = SparseAutoEncoder(32, n_active=4, max_iter=5, random_state=0).fit(X)
     >>> codes = sae.transform(X)
     >>> codes.shape
     (1797, 32)
@@ -230,10 +229,8 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     The interpretability setting: a linear top-k SAE with unit-norm atoms.
 
-    >>> sae = SparseAutoEncoder(
-    ...     n_components=128, n_active=4, sparsity="sae_topk",
-    ...     latent_density=None, max_iter=5, random_state=0,
-    ... ).fit(X)
+    >>> sae = SparseAutoEncoder(128, n_active=4, sparsity="sae_topk",
+    ...     latent_density=None, max_iter=5, random_state=0).fit(X)
     >>> np.allclose(np.linalg.norm(sae.atoms_, axis=1), 1.0)
     True
     >>> sorted(sae.code_metrics(X))
@@ -250,6 +247,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         "alpha_aux": [Interval(Real, 0, None, closed="left")],
         "dead_after": [Count(1)],
         "refine_sweeps": [Count(0)],
+        "learning_rate": [StrOptions({"constant", "linear"})],
         **SAMPLING_CONSTRAINTS,
     }
 
@@ -270,6 +268,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         alpha=0.0,
         batch_size=128,
         learning_rate_init=3e-3,
+        learning_rate="constant",
         max_iter=200,
         tol=1e-4,
         early_stopping=False,
@@ -291,6 +290,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
         self.early_stopping = early_stopping
@@ -344,10 +344,13 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _set_fitted_attributes(self, X, incremental):
         super()._set_fitted_attributes(X, incremental)
-        module = self.net_.module_
-        sae = isinstance(module, DictionaryAutoEncoder)
+        sae = isinstance(module := self.net_.module_, DictionaryAutoEncoder)
         self.dead_fraction_ = module.dead_fraction() if sae else None
         self.threshold_ = float(module.threshold) if sae and module.batch_topk else None
+
+    def _training_callbacks(self):
+        linear = self.learning_rate == "linear"
+        return [("decay", LinearDecay(hold=0.5))] if linear else []
 
     def _build_criterion(self):
         if self.sparsity in SAE_SPARSITIES:
@@ -359,9 +362,8 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
     def _project_codes(self, Z):
         # Mixture draws are dense and signed; the decoder saw non-negative
         # codes with (top-k) n_active units on, with the built settings.
-        n_active = self._built_with["n_active"]
+        n_active, sparsity = (self._built_with[k] for k in ("n_active", "sparsity"))
         Z = np.maximum(Z, 0.0)
-        sparsity = self._built_with["sparsity"]
         if sparsity == "sae_batchtopk":
             # Called by the sampling mixin before threshold_ is set.
             return np.where(Z > float(self.net_.module_.threshold), Z, 0.0)
@@ -383,8 +385,7 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows to encode and reconstruct, held out from training for an
-            honest FVU.
+            Rows to encode, held out from training for an honest FVU.
 
         Returns
         -------

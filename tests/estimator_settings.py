@@ -104,7 +104,11 @@ ESTIMATORS = [
     # The interpretability settings: a linear dictionary with AuxK.
     SparseAutoEncoder(n_components=4, n_active=2, sparsity="sae_topk", max_iter=20),
     SparseAutoEncoder(
-        n_components=4, n_active=2, sparsity="sae_batchtopk", max_iter=20
+        n_components=4,
+        n_active=2,
+        sparsity="sae_batchtopk",
+        learning_rate="linear",
+        max_iter=20,
     ),
     VariationalAutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_iter=20),
     ConvAutoEncoder(n_components=2, channels=(2,), max_iter=20),

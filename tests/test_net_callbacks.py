@@ -1,9 +1,10 @@
 """The skorch callbacks of skae._net.callbacks, driven by hand."""
 
+import pytest
 import torch
 from numpy.testing import assert_allclose
 
-from skae._net import WeightAveraging
+from skae._net import LinearDecay, WeightAveraging
 
 
 class _Net:
@@ -61,3 +62,34 @@ def test_weight_averaging_warms_up_over_a_short_call():
         callback.on_batch_end(net, training=True)
     callback.on_train_end(net)
     assert module.weight.item() > 0.9 * (1 - (1 - 2 / 11) * (1 - 3 / 12))
+
+
+class _OptimisedNet:
+    """What LinearDecay reads of a skorch net: its optimiser and epochs."""
+
+    def __init__(self, max_epochs, lr=0.1):
+        weight = torch.nn.Parameter(torch.zeros(1))
+        self.optimizer_ = torch.optim.SGD([weight], lr=lr)
+        self.max_epochs = max_epochs
+
+
+@pytest.mark.parametrize(
+    "hold, n_epochs, factors",
+    [
+        (0.0, 4, [1.0, 0.75, 0.5, 0.25]),
+        (0.5, 4, [1.0, 1.0, 1.0, 0.5]),
+        (0.5, 10, [1.0] * 6 + [0.8, 0.6, 0.4, 0.2]),
+        (0.5, 1, [1.0]),  # partial_fit's one epoch: the constant rate
+    ],
+)
+def test_linear_decay_holds_then_falls(hold, n_epochs, factors):
+    net, callback = _OptimisedNet(n_epochs), LinearDecay(hold=hold)
+    callback.on_train_begin(net)
+    seen = []
+    for _ in range(n_epochs):
+        seen.append(net.optimizer_.param_groups[0]["lr"])
+        net.optimizer_.step()
+        callback.lr_scheduler_.step()
+    assert_allclose(seen, [0.1 * f for f in factors])
+    callback.on_train_end(net)
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1)

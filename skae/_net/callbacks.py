@@ -98,8 +98,8 @@ class TrimBatchHistory(Callback):
         net.history[-1]["batches"] = []
 
 
-def _linear_decay(epoch, n_epochs):
-    return 1.0 - epoch / n_epochs
+def _linear_decay(epoch, n_epochs, held):
+    return min(1.0, (n_epochs - epoch) / (n_epochs - held))
 
 
 class LinearDecay(LRScheduler):
@@ -111,10 +111,15 @@ class LinearDecay(LRScheduler):
     instead of shaking them. Each ``fit`` or ``partial_fit`` call starts from
     the learning rate the estimator sets (``learning_rate_init``), a warm
     start's included.
+
+    ``hold``, a fraction of the call's epochs, keeps the rate constant over
+    the first ``floor(hold * n)`` of them; the fall then starts from there
+    and still ends at ``1 / (n - floor(hold * n))`` of the rate.
     """
 
-    def __init__(self):
+    def __init__(self, hold=0.0):
         super().__init__(LambdaLR, event_name=None, step_every="epoch")
+        self.hold = hold
 
     def on_train_begin(self, net, **kwargs):
         # LambdaLR scales each group's "initial_lr", which it sets only when
@@ -122,7 +127,10 @@ class LinearDecay(LRScheduler):
         for group in net.optimizer_.param_groups:
             group.pop("initial_lr", None)
         # During a call, max_epochs is its number of epochs (train_epochs).
-        decay = partial(_linear_decay, n_epochs=net.max_epochs)
+        n_epochs = net.max_epochs
+        decay = partial(
+            _linear_decay, n_epochs=n_epochs, held=math.floor(self.hold * n_epochs)
+        )
         self.lr_scheduler_ = LambdaLR(net.optimizer_, decay)
 
     def on_train_end(self, net, **kwargs):

@@ -37,11 +37,15 @@ _LATER_PARAMS = {
                 "alpha_aux": 1 / 32,
                 "dead_after": 10_000,
                 "refine_sweeps": 3,
+                "learning_rate": "constant",
             },
         ),
         # The SAE settings' codes were the encoder's own before the
         # refinement existed: a file of them keeps encoding that way.
-        (("sparsity", {"sae_topk", "sae_batchtopk"}), {"refine_sweeps": 0}),
+        (
+            ("sparsity", {"sae_topk", "sae_batchtopk"}),
+            {"refine_sweeps": 0, "learning_rate": "constant"},
+        ),
     ),
 }
 
