@@ -109,6 +109,11 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
         Weight of the L1 penalty on the code with ``sparsity="l1"``. Ignored
         with ``"topk"``.
 
+    learning_rate : {"constant", "linear"}, default="constant"
+        ``"linear"`` holds ``learning_rate_init`` over the first half of each
+        ``fit``'s epochs, then lowers it linearly towards 0 (``partial_fit``
+        keeps it). The user guide's SAE section says where it helped.
+
     hidden_layer_sizes : int or tuple of int, default=(256,)
         Widths of the encoder's hidden layers, from the input towards the
         code; the decoder uses the same widths in reverse. ``()`` gives a
@@ -130,11 +135,6 @@ class SparseAutoEncoder(SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     learning_rate_init : float, default=3e-3
         Adam's learning rate.
-
-    learning_rate : {"constant", "linear"}, default="constant"
-        ``"linear"`` holds ``learning_rate_init`` over the first half of each
-        ``fit``'s epochs, then lowers it linearly towards 0 (``partial_fit``
-        keeps it). The user guide's SAE section says where it helped.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its
