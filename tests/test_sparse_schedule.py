@@ -5,23 +5,8 @@ from numpy.testing import assert_allclose
 from superposition import superposition
 
 from skae import SparseAutoEncoder
-from skae._net import LinearDecay
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture
-def rates_seen(monkeypatch):
-    """The learning rate of each epoch a LinearDecay ends."""
-    seen = []
-    on_epoch_end = LinearDecay.on_epoch_end
-
-    def record(self, net, **kwargs):
-        seen.append(net.optimizer_.param_groups[0]["lr"])
-        on_epoch_end(self, net, **kwargs)
-
-    monkeypatch.setattr(LinearDecay, "on_epoch_end", record)
-    return seen
 
 
 def sae(**params):

@@ -245,17 +245,8 @@ def test_module_decodes_the_heads_only():
     torch.testing.assert_close(output.reconstruction, module.decode(output.code[:3]))
 
 
-def test_learning_rate_falls_linearly_over_each_fit(scaled_digits, monkeypatch):
-    from skae._net import LinearDecay
-
-    seen = []
-    on_epoch_end = LinearDecay.on_epoch_end
-
-    def record(self, net, **kwargs):
-        seen.append(net.optimizer_.param_groups[0]["lr"])
-        on_epoch_end(self, net, **kwargs)
-
-    monkeypatch.setattr(LinearDecay, "on_epoch_end", record)
+def test_learning_rate_falls_linearly_over_each_fit(scaled_digits, rates_seen):
+    seen = rates_seen
     X = scaled_digits[0][:100]
     model = small(learning_rate_init=0.02, max_iter=4).fit(X)
     assert_allclose(seen, [0.02, 0.015, 0.01, 0.005])
