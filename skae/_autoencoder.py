@@ -352,7 +352,10 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         if self.init != "pca":
             return
         mean, components, scale = pca_start(
-            X, self.n_components, lambda: int(self._draw_seeds(1)[0])
+            X,
+            self.n_components,
+            lambda: int(self._draw_seeds(1)[0]),
+            n_workers=torch.get_num_threads(),
         )
         module.start_from_pca(
             torch.from_numpy(mean),

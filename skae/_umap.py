@@ -334,7 +334,10 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             return
         # AutoEncoder's start, with codes of PCA_START_SCALE's spread.
         mean, components, scale = pca_start(
-            X, self.n_components, lambda: int(self._draw_seeds(1)[0])
+            X,
+            self.n_components,
+            lambda: int(self._draw_seeds(1)[0]),
+            n_workers=torch.get_num_threads(),
         )
         scale = scale / PCA_START_SCALE
         module.start_from_pca(

@@ -528,19 +528,21 @@ def test_epoch_losses_are_skorchs_though_read_once_an_epoch(
     assert_array_equal(ours.loss_curve_, skorchs.loss_curve_)
 
 
-def test_pca_start_does_not_depend_on_the_blas_thread_count():
+def test_pca_start_does_not_depend_on_the_blas_thread_or_worker_count():
     # A search's loky or dask workers run BLAS on one thread, the main
     # process on several: with a multi-threaded PCA their starts differed in
     # the last bits (here by 1e-14), and the cv_results_ of the two by 1e-5.
     from threadpoolctl import threadpool_limits
 
-    X = np.random.default_rng(0).random((5000, 100))
+    # Nor on how many workers form the covariance, a chunk of rows each.
+    X = np.random.default_rng(0).random((50_000, 100))
     starts = []
-    for n_threads in (1, 2):
+    for n_threads, n_workers in ((1, 1), (2, 1), (1, 3), (2, 2)):
         with threadpool_limits(limits=n_threads, user_api="blas"):
-            starts.append(pca_start(X, 4, lambda: 0))
-    for one, two in zip(*starts, strict=True):
-        assert_array_equal(one, two)
+            starts.append(pca_start(X, 4, lambda: 0, n_workers=n_workers))
+    for first, *others in zip(*starts, strict=True):
+        for other in others:
+            assert_array_equal(first, other)
 
 
 def test_best_validation_score_can_be_the_starts_as_documented():

@@ -70,10 +70,13 @@ class TrainingMixin:
             self._built_with = architecture_params(self)
             device = resolve_device(self.device)
             net = self._initialize_net(X.shape[1], batch_size, device)
-            self._initialize_from_data(net.module_, X)
         net.batch_size = batch_size
         n_weights = sum(p.numel() for p in net.module_.parameters())
         threads = threads_for(self.n_threads, batch_size * n_weights)
+        if not resume:
+            # On training's threads: the PCA start reads torch's count.
+            with torch_threads(threads):
+                self._initialize_from_data(net.module_, X)
         with (
             torch_threads(threads),
             onednn(uses_onednn(net.module_)),

@@ -4,10 +4,12 @@ The network's epoch 0 is PCA (see ``ResidualAutoEncoderModule``), so every
 default fit computes one. scikit-learn's ``PCA`` needs the rows in float64:
 at 60,000 x 784 that copy and the centred one took twice the data's memory,
 most of a fit's peak. Up to ``COVARIANCE_FEATURES`` features the directions
-come instead from the covariance matrix, summed over float64 chunks of rows
-(the route ``PCA(svd_solver="covariance_eigh")`` takes on whole arrays);
-wider tables, which have few rows, go to ``PCA`` in their own float32.
+come instead from the covariance matrix, summed over chunks of rows (the
+route ``PCA(svd_solver="covariance_eigh")`` takes on whole arrays); wider
+tables, which have few rows, go to ``PCA`` in their own float32.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -26,13 +28,15 @@ COVARIANCE_FEATURES = 2048
 CHUNK_VALUES = 2**22
 
 
-def pca_start(X, n_components, draw_seed):
+def pca_start(X, n_components, draw_seed, n_workers=1):
     """PCA's mean, components and score scales on ``X``, for a PCA start.
 
     ``draw_seed()`` seeds the PCA; it is called only when there is a PCA to
-    fit. PCA finds at most min(n_samples, n_features) directions, none in
-    constant data; the other code units start at zero (see
-    ResidualAutoEncoderModule) and only the mean is PCA's.
+    fit. ``n_workers`` threads form the covariance side by side, a chunk of
+    rows each; the result does not depend on their number. PCA finds at most
+    min(n_samples, n_features) directions, none in constant data; the other
+    code units start at zero (see ResidualAutoEncoderModule) and only the
+    mean is PCA's.
 
     The PCA runs on one BLAS thread: a multi-threaded BLAS sums in an order
     that depends on its thread count, so that a search's loky or dask
@@ -44,11 +48,15 @@ def pca_start(X, n_components, draw_seed):
     with threadpool_limits(limits=1, user_api="blas"):
         mean = _column_sums(X, chunk) / n_samples
         components, scale = np.empty((0, n_features)), np.empty(0)
-        if n_samples < 2 or not np.ptp(X, axis=0).any():
+        # In float64: a float32 spread of values near float32's largest is inf.
+        spread = X.max(axis=0).astype(np.float64) - X.min(axis=0)
+        if n_samples < 2 or not spread.any():
             return mean, components, scale
         n_found = min(n_components, n_samples, n_features)
         if n_features <= COVARIANCE_FEATURES:
-            variance, components = _covariance_pca(X, mean, n_found, chunk)
+            variance, components = _covariance_pca(
+                X, mean, n_found, chunk, n_workers, spread.max()
+            )
         else:
             pca = PCA(n_found, random_state=draw_seed()).fit(X)
             variance = pca.explained_variance_.astype(np.float64)
@@ -74,14 +82,37 @@ def _column_sums(X, chunk):
     return total
 
 
-def _covariance_pca(X, mean, n_found, chunk):
+def _covariance_pca(X, mean, n_found, chunk, n_workers, largest_spread):
     """The top ``n_found`` variances and directions, as ``PCA`` gives them."""
     n_samples, n_features = X.shape
+    # Each chunk's product is float32, as PCA's covariance route computes it
+    # for float32 rows, and is added in float64. In float64 the products
+    # took 1.0 s of a 10-epoch, 8 s fit at 60,000 x 784 (bench_sizes.py,
+    # section 4), on the one BLAS thread that makes the start reproducible;
+    # float32 halves that, and workers, each multiplying whole chunks on one
+    # BLAS thread and summed in row order, split it without changing a bit.
+    # float32 squares overflow above 1.8e19 and vanish below 1e-23, so the
+    # rows are first scaled by a power of two (exactly) that puts the centred
+    # values near [-1, 1].
+    exponent = np.clip(-np.ceil(np.log2(largest_spread)), -126, 127)
+    unit = 2.0**exponent
+    unit32, shift32 = np.float32(unit), (mean * unit).astype(np.float32)
+
+    def centred_product(start):
+        rows = X[start : start + chunk].astype(np.float32)
+        rows *= unit32
+        rows -= shift32
+        return rows.T @ rows
+
     covariance = np.zeros((n_features, n_features))
-    for start in range(0, n_samples, chunk):
-        rows = X[start : start + chunk].astype(np.float64) - mean
-        covariance += rows.T @ rows
-    covariance /= n_samples - 1
+    starts = range(0, n_samples, chunk)
+    n_workers = max(1, min(n_workers, len(starts)))
+    with ThreadPoolExecutor(n_workers) as pool:
+        # A round of n_workers chunks at a time bounds the memory held.
+        for first in range(0, len(starts), n_workers):
+            for product in pool.map(centred_product, starts[first : first + n_workers]):
+                covariance += product
+    covariance /= (n_samples - 1) * unit**2
     variance, vectors = np.linalg.eigh(covariance)
     top = np.argsort(variance)[::-1][:n_found]
     # eigh's values can come out a hair below zero; PCA clips them too.
