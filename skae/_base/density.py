@@ -379,12 +379,17 @@ def calibrate(X, quantiles):
     by its inverse, written out because the quantiles are stored as plain
     arrays (see the module docstring). Interpolating both ways and averaging
     spreads a run of equal quantiles (a pixel the decoder always leaves
-    blank) evenly, as QuantileTransformer does.
+    blank) evenly, as QuantileTransformer does. Where a feature's decoded
+    quantiles have no such run, both ways give the same map (to rounding):
+    only the features with one are interpolated twice.
     """
     decoded, data = np.asarray(quantiles[0], np.float64), np.asarray(quantiles[1])
-    up = _interp_columns(X, decoded, data)
-    down = -_interp_columns(-X, -decoded[::-1], -data[::-1])
-    return 0.5 * (up + down)
+    mapped = _interp_columns(X, decoded, data)
+    tied = np.flatnonzero((np.diff(decoded, axis=0) == 0).any(axis=0))
+    if len(tied):
+        down = -_interp_columns(-X[:, tied], -decoded[::-1, tied], -data[::-1, tied])
+        mapped[:, tied] = 0.5 * (mapped[:, tied] + down)
+    return mapped
 
 
 def _interp_columns(X, xp, fp):
