@@ -250,6 +250,11 @@ def run_table(
             f"{mean['MMCS']:6.3f} {np.median(t):7.1f}  "
             f"{np.median(ratio):.2f}x [{ratio.min():.2f}, {ratio.max():.2f}]"
         )
+    print(
+        "dead: silent on every held-out row; chance: expected so from the "
+        "training firing rates (rare, not dead);\ndead tr: silent on every "
+        "training row, the field's count of dead latents"
+    )
     if dictionary_name in times:
         dictionary_time = times[dictionary_name][0]
         fewer_rows = X_dictionary is not X_train
