@@ -12,6 +12,8 @@ Run, e.g.: ``python benchmarks/bench_sae_levers.py --epochs 10 --hold 0.5``
 (the large table with ``learning_rate="linear"``); ``--hold 0`` decays from
 the first epoch; no ``--hold``: a constant rate. ``--d 64 --features 512
 --k 5 --rows 40000 --data-seed 0 --epochs 20`` is the small table.
+``--magnitudes exponential`` draws the active features' magnitudes from
+Exp(1) rather than U(0, 1); ``--sparsity sae_batchtopk`` fits BatchTopK.
 """
 
 import argparse
