@@ -12,6 +12,8 @@ Run, e.g.: ``python benchmarks/bench_sae_levers.py --epochs 10 --hold 0.5``
 (the large table with ``learning_rate="linear"``); ``--hold 0`` decays from
 the first epoch; no ``--hold``: a constant rate. ``--d 64 --features 512
 --k 5 --rows 40000 --data-seed 0 --epochs 20`` is the small table.
+``--magnitudes exponential`` draws the active features' magnitudes from
+Exp(1) rather than U(0, 1); ``--sparsity sae_batchtopk`` fits BatchTopK.
 """
 
 import argparse
@@ -50,16 +52,27 @@ def main():
     parser.add_argument("--alpha-aux", type=float, default=1 / 32)
     parser.add_argument("--sweeps", default="0,3")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--sparsity", default="sae_topk", choices=["sae_topk", "sae_batchtopk"]
+    )
+    parser.add_argument(
+        "--magnitudes", default="uniform", choices=["uniform", "exponential"]
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X, D = superposition(
-        args.d, args.features, args.k, args.rows + 10_000, seed=args.data_seed
+        args.d,
+        args.features,
+        args.k,
+        args.rows + 10_000,
+        seed=args.data_seed,
+        magnitudes=args.magnitudes,
     )
     X_train, X_test = X[: args.rows], X[args.rows :]
     sae = HeldDecay(
         n_components=args.features,
         n_active=args.k,
-        sparsity="sae_topk",
+        sparsity=args.sparsity,
         batch_size=args.batch_size,
         learning_rate_init=args.learning_rate,
         alpha_aux=args.alpha_aux,

@@ -15,13 +15,25 @@ BATCH_SIZE = 256
 LEARNING_RATE = 3e-3
 
 
-def superposition(d, n_features, k, n_rows, seed, noise=0.01):
-    """Rows ``s @ D + noise`` with ``D`` (n_features, d) of unit rows."""
+#: How the magnitude of an active feature is drawn (superposition's ``magnitudes``).
+MAGNITUDES = {
+    "uniform": lambda rng, shape: rng.random(shape),
+    "exponential": lambda rng, shape: rng.exponential(size=shape),
+}
+
+
+def superposition(d, n_features, k, n_rows, seed, noise=0.01, magnitudes="uniform"):
+    """Rows ``s @ D + noise`` with ``D`` (n_features, d) of unit rows.
+
+    Each feature is on with probability ``k / n_features``, at a magnitude
+    from U(0, 1) (``"uniform"``) or Exp(1) (``"exponential"``): see
+    bench_sae.py's docstring for why both.
+    """
     rng = np.random.default_rng(seed)
     D = rng.standard_normal((n_features, d))
     D /= np.linalg.norm(D, axis=1, keepdims=True)
     on = rng.random((n_rows, n_features)) < k / n_features
-    s = on * rng.random((n_rows, n_features))
+    s = on * MAGNITUDES[magnitudes](rng, (n_rows, n_features))
     X = s @ D + noise * rng.standard_normal((n_rows, d))
     return X.astype(np.float32), D
 
@@ -92,13 +104,23 @@ def reference_topk_sae(X, n_latents, k, epochs, seed):
 # --------------------------------------------------------------- metrics
 
 
-def dead_on(encode, X, chunk=4096):
-    """The share of latents that fire on none of the rows ``X``, in chunks."""
-    fired = None
+def firing_rates(encode, X, chunk=4096):
+    """The share of the rows ``X`` on which each latent fires, in chunks."""
+    counts = None
     for start in range(0, len(X), chunk):
-        active = (np.asarray(encode(X[start : start + chunk])) != 0).any(axis=0)
-        fired = active if fired is None else fired | active
-    return float(np.mean(~fired))
+        fired = (np.asarray(encode(X[start : start + chunk])) != 0).sum(axis=0)
+        counts = fired if counts is None else counts + fired
+    return counts / len(X)
+
+
+def silent_by_chance(rates, n_rows):
+    """The share of latents expected to fire on none of ``n_rows`` new rows.
+
+    A latent firing on a share ``p`` of the rows, independently from row to
+    row, is silent on all ``n_rows`` with probability ``(1 - p) ** n_rows``:
+    the held-out "dead" share that rare but living latents alone explain.
+    """
+    return float(np.mean((1.0 - rates) ** n_rows))
 
 
 def metrics(encode, decode, atoms, X_test, D=None):
