@@ -39,6 +39,22 @@ def test_the_pca_start_is_pcas(shape):
     assert_allclose(scale**2, pca.explained_variance_, rtol=1e-3)
 
 
+@pytest.mark.parametrize(
+    "scale, offset", [(1e-30, 0.0), (1e30, 0.0), (1.0, 1e3), (1e-3, -1e2)]
+)
+def test_the_pca_start_is_pcas_far_from_unit_scale(scale, offset):
+    # The covariance is summed in float32, whose squares overflow above
+    # 1.8e19 and vanish below 1e-23: the rows are scaled first.
+    X = (low_rank(3000, 64) * np.float32(scale) + np.float32(offset * scale)).astype(
+        np.float32
+    )
+    mean, components, variance_scale = pca_start(X, 4, lambda: 0, n_workers=2)
+    pca = PCA(4, random_state=0).fit(X.astype(np.float64))
+    assert_allclose(mean, pca.mean_, rtol=1e-6)
+    assert_allclose(components, pca.components_, atol=2e-3)
+    assert_allclose(variance_scale**2, pca.explained_variance_, rtol=1e-2)
+
+
 def test_the_pca_start_makes_no_float64_copy_of_the_rows(monkeypatch):
     monkeypatch.setattr(skae._support.pca_start, "CHUNK_VALUES", 2**14)
     X = low_rank(20_000, 100)
