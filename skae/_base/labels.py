@@ -39,8 +39,9 @@ HEAD_ATTRIBUTES = ("classes_", "target_mean_", "target_scale_")
 #: (tol=0.1 / 1e-4) at a lower reconstruction error (x1.24 against x1.32
 #: that without labels; at k=5, x1.16 against x1.11 for 0.01 of accuracy).
 #: Noise on the whole input (a denoising fit) gave the same accuracies at
-#: k=2 but AutoEncoder's error at k=5 rose to x1.27. A float target gets none: on the diabetes data it
-#: moved R^2 by -0.008 to +0.007, within the folds' noise.
+#: k=2 but AutoEncoder's error at k=5 rose to x1.27. A float target gets
+#: none: on the diabetes data it moved R^2 by -0.008 to +0.007, within the
+#: folds' noise.
 CLASS_HEAD_NOISE = 0.4
 
 
