@@ -28,7 +28,9 @@ Run from the repository root::
 and ``--ks`` run a part (``--sections 1 --ks 2``), to share the work out
 between processes. ``--seed`` (default 0) shuffles the folds, draws the kept
 labels and seeds the reducers: ``--sections 2 --seed 1`` repeats the
-semi-supervised table on other folds.
+semi-supervised table on other folds. ``--only`` keeps the skae
+estimators whose names start with one of its words, and drops the other
+reducers (``--only AutoEncoder ConvAutoEncoder``).
 """
 
 import argparse
@@ -58,11 +60,14 @@ KS = (2, 5)
 WEIGHTS = (None, 0.5, 0.9)
 LABELLED_FRACTION = 0.1
 REPEATS = 3
+#: Name prefixes of the skae estimators to run (--only); empty: all of them,
+#: and the other reducers.
+ONLY = ()
 
 
 def skae_estimators(k, weight):
     """The skae estimators compared, at ``target_weight=weight``."""
-    return {
+    estimators = {
         "AutoEncoder": AutoEncoder(k, target_weight=weight, random_state=SEED),
         "DenoisingAutoEncoder(0.3)": DenoisingAutoEncoder(
             k, noise_level=0.3, target_weight=weight, random_state=SEED
@@ -72,9 +77,16 @@ def skae_estimators(k, weight):
         ),
         "UMAPAutoEncoder": UMAPAutoEncoder(k, target_weight=weight, random_state=SEED),
     }
+    return {
+        name: estimator
+        for name, estimator in estimators.items()
+        if not ONLY or name.startswith(ONLY)
+    }
 
 
 def reference_reducers(k, n_classes):
+    if ONLY:
+        return {}
     reducers = {
         "PCA": PCA(k, random_state=SEED),
         "LDA": LinearDiscriminantAnalysis(n_components=min(k, n_classes - 1)),
@@ -156,8 +168,8 @@ def semi_supervised_table(n_folds):
             n_kept = max(1, round(LABELLED_FRACTION * len(rows)))
             kept[rng.choice(rows, n_kept, replace=False)] = True
         partial = np.where(kept, y_train, -1)
-        contenders = {"PCA": PCA(2, random_state=SEED)}
-        if UMAP is not None:
+        contenders = {} if ONLY else {"PCA": PCA(2, random_state=SEED)}
+        if UMAP is not None and not ONLY:
             contenders["UMAP with y (-1 unlabelled)"] = UMAP(random_state=SEED)
         for weight in WEIGHTS:
             for name, estimator in skae_estimators(2, weight).items():
@@ -184,15 +196,19 @@ def regression_table(n_folds):
     for train, test in KFold(n_folds, shuffle=True, random_state=SEED).split(X):
         scaler = StandardScaler().fit(X[train])
         X_train, X_test = scaler.transform(X[train]), scaler.transform(X[test])
-        contenders = {
-            "PCA": PCA(2, random_state=SEED),
-            "PLSRegression": PLSRegression(2),
-        }
+        contenders = (
+            {}
+            if ONLY
+            else {
+                "PCA": PCA(2, random_state=SEED),
+                "PLSRegression": PLSRegression(2),
+            }
+        )
         for weight in WEIGHTS:
+            estimators = skae_estimators(2, weight)
             for name in ("AutoEncoder", "DenoisingAutoEncoder(0.3)"):
-                contenders[f"{name}, target_weight={weight}"] = skae_estimators(
-                    2, weight
-                )[name]
+                if name in estimators:
+                    contenders[f"{name}, target_weight={weight}"] = estimators[name]
             # 353 training rows: the default batch ("auto", 200) makes two
             # steps an epoch, and early stopping ends training after few.
             contenders[f"AutoEncoder(batch_size=32), target_weight={weight}"] = (
@@ -212,7 +228,8 @@ def timing_table(repeats):
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     for weight in (0.5, 0.9):
-        for name in ("AutoEncoder", "DenoisingAutoEncoder(0.3)", "UMAPAutoEncoder"):
+        names = ("AutoEncoder", "DenoisingAutoEncoder(0.3)", "UMAPAutoEncoder")
+        for name in (n for n in names if n in skae_estimators(2, None)):
             totals, per_epoch = [], []
             for _ in range(repeats):
                 runs = {}
@@ -234,7 +251,7 @@ def timing_table(repeats):
 
 
 def main():
-    global SEED
+    global SEED, ONLY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
@@ -244,8 +261,9 @@ def main():
         "--ks", default=",".join(map(str, KS)), help="section 1's k, e.g. 2,5"
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--only", nargs="*", default=[], help="e.g. AutoEncoder")
     args = parser.parse_args()
-    SEED = args.seed
+    SEED, ONLY = args.seed, tuple(args.only)
     n_folds, repeats = (2, 1) if args.quick else (5, REPEATS)
     # Reaching max_iter (ConvAutoEncoder's, UMAPAutoEncoder's budget) is
     # expected here; the scores are the point.

@@ -47,7 +47,11 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         ``(1 - target_weight) * reconstruction + target_weight * label loss``.
         Class labels (ints, strings, booleans) get a softmax head and its
         cross-entropy, a label of -1 marking a row without one, which trains
-        the reconstruction only (semi-supervised codes); a float target (1-D
+        the reconstruction only (semi-supervised codes), and the head reads
+        the code of the input with gaussian noise (0.4 of each feature's
+        spread; the reconstruction sees the input itself, and an estimator
+        with ``noise`` of its own keeps that), so that a labelled row's
+        neighbours follow it; a float target (1-D
         or 2-D) a linear head on its standardised values and their squared
         error. With class labels, ``early_stopping`` holds no rows out and
         stops on the training loss: the held-out cross-entropy rises once

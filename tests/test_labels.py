@@ -12,10 +12,9 @@ from sklearn.preprocessing import StandardScaler
 
 import skae
 from skae import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, UMAPAutoEncoder
+from skae._base.labels import CLASS_HEAD_NOISE
 from skae._nn.labels import LabelledModule
-from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
-from skae._nn.modules import InputNoise, dense_autoencoder
-from skae._nn.variational import variational_autoencoder
+from skae._nn.losses import class_cross_entropy
 
 SUPERVISED = [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder, UMAPAutoEncoder]
 SMALL = {
@@ -320,6 +319,20 @@ def test_onnx_export_of_a_supervised_model_is_its_transform(digits):
     assert stored["skae.classes_"] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
 
 
+@pytest.mark.parametrize("target", ["classes", "float"])
+def test_class_labels_train_the_head_on_noisy_inputs_reproducibly(digits, target):
+    X, y = digits
+    y = y if target == "classes" else y.astype(float)
+    state = torch.get_rng_state()
+    first = small(AutoEncoder, target_weight=0.5).fit(X, y)
+    # Drawn from the fit's private generator, not torch's global one.
+    assert torch.equal(torch.get_rng_state(), state)
+    noise = CLASS_HEAD_NOISE if target == "classes" else 0.0
+    assert first.net_.module_.noise == noise
+    again = small(AutoEncoder, target_weight=0.5).fit(X, y)
+    assert_array_equal(first.transform(X), again.transform(X))
+
+
 # -------------------------------------------------------- the torch pieces
 
 
@@ -329,63 +342,3 @@ def test_cross_entropy_ignores_unlabelled_rows_and_empty_batches():
     expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([0, 1]))
     assert class_cross_entropy(logits, target) == pytest.approx(expected.item())
     assert class_cross_entropy(logits, torch.full((3, 1), -1.0)).item() == 0.0
-
-
-def test_labelled_module_splits_packed_rows_and_keeps_targets_clean():
-    torch.manual_seed(0)
-    inner = dense_autoencoder(4, 2, (3,), corruption=InputNoise("gaussian", 1.0))
-    module = LabelledModule(inner, n_features=4, n_components=2, n_outputs=3)
-    batch = torch.cat(
-        [torch.randn(5, 4), torch.tensor([[0.0], [1], [2], [-1], [0]])], 1
-    )
-    output = module.eval()(batch)
-    reconstruction, code = output.output
-    assert_allclose(code.detach(), inner.encode(batch[:, :4]).detach())
-    assert_array_equal(output.target, batch[:, 4:])
-    assert output.prediction.shape == (5, 3)
-    corrupted = module.corruption.corrupt(batch, torch.Generator().manual_seed(0))
-    assert_array_equal(corrupted[:, 4:], batch[:, 4:])
-    assert not torch.equal(corrupted[:, :4], batch[:, :4])
-    loss = LabelLoss(ReconstructionLoss(), 0.5, classes=True, n_features=4)
-    expected = 0.5 * torch.nn.functional.mse_loss(
-        reconstruction, batch[:, :4]
-    ) + 0.5 * class_cross_entropy(output.prediction, output.target)
-    assert loss(output, batch).item() == pytest.approx(expected.item())
-    # The wrapper passes on what it does not have: the state dict is the
-    # wrapped module's plus the head's.
-    assert module.encoder is inner.encoder
-    assert set(module.state_dict()) == {
-        *(f"autoencoder.{key}" for key in inner.state_dict()),
-        "head.weight",
-        "head.bias",
-    }
-
-
-def test_lent_targets_follow_the_rows_a_batch_indexes():
-    inner = dense_autoencoder(3, 2)
-
-    class Edges(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = inner
-            self.rows = torch.randn(4, 3)
-
-        def forward(self, edges):
-            x = self.rows[edges.long().t().reshape(-1)]
-            return x, self.inner.encode(x)
-
-    module = LabelledModule(Edges(), n_features=3, n_components=2, n_outputs=2)
-    module.lend_targets(torch.tensor([[0.0], [1.0], [-1.0], [1.0]]))
-    output = module(torch.tensor([[0, 1], [2, 3]]))
-    # Heads (0, 2), then tails (1, 3).
-    assert output.target[:, 0].tolist() == [0.0, -1.0, 1.0, 1.0]
-
-
-def test_a_head_on_a_variational_module_reads_the_posterior_mean():
-    # The VAE's output is a tuple whose second field is x_logvar; the head
-    # must read mu, the code transform returns.
-    module = LabelledModule(variational_autoencoder(6, 2, (8,)), 6, 2, 3)
-    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
-    output = module(torch.cat([x, torch.zeros(5, 1)], dim=1))
-    mu, _ = module.encode(x)
-    assert_allclose(output.prediction.detach(), module.head(mu).detach(), rtol=1e-6)

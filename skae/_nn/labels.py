@@ -74,13 +74,24 @@ class LabelledModule(nn.Module):
         Width of the code.
     n_outputs : int
         Width of the head: the number of classes, or of target columns.
+    noise : float, default=0.0
+        In training, on packed rows, the head reads the code of the input
+        with gaussian noise of ``noise`` times each feature's standard
+        deviation over the batch (a constant feature gets none), drawn from
+        ``generator``; the reconstruction still sees the input itself. Not
+        for a wrapped module that corrupts its input itself (a denoiser's
+        head already reads a noisy input's code), nor for lent targets.
     """
 
-    def __init__(self, autoencoder, n_features, n_components, n_outputs):
+    def __init__(self, autoencoder, n_features, n_components, n_outputs, noise=0.0):
         super().__init__()
         self.autoencoder = autoencoder
         self.head = nn.Linear(n_components, n_outputs)
         self.n_features = n_features
+        self.noise = noise
+        # Attached by the estimator (attach_generator), as every random
+        # submodule's.
+        self.generator = None
         # A plain attribute, not a buffer: never saved, moved or copied.
         self.targets = None
         corrupt = getattr(getattr(autoencoder, "corruption", None), "corrupt", None)
@@ -120,4 +131,19 @@ class LabelledModule(nn.Module):
             x, target = batch, self.targets[batch.long().t().reshape(-1)]
         output = self.autoencoder(x)
         code = code_of(output)
+        if self._noisy_head():
+            spread = x.std(dim=0, unbiased=False)
+            noise = torch.randn(
+                x.shape, generator=self.generator, device=x.device, dtype=x.dtype
+            )
+            code = self.autoencoder.encode(x + self.noise * spread * noise)
         return LabelOutput(output, self.head(code), target)
+
+    def _noisy_head(self):
+        own_corruption = "corruption" in self.__dict__
+        return (
+            self.training
+            and self.noise > 0
+            and self.targets is None
+            and not own_corruption
+        )

@@ -1,0 +1,114 @@
+"""LabelledModule: the head on a module's code, its targets and its noise."""
+
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from torch import nn
+
+from skae._nn.labels import LabelledModule
+from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
+from skae._nn.modules import AutoEncoderModule, InputNoise, dense_autoencoder
+from skae._nn.variational import variational_autoencoder
+
+
+def test_labelled_module_splits_packed_rows_and_keeps_targets_clean():
+    torch.manual_seed(0)
+    inner = dense_autoencoder(4, 2, (3,), corruption=InputNoise("gaussian", 1.0))
+    module = LabelledModule(inner, n_features=4, n_components=2, n_outputs=3)
+    batch = torch.cat(
+        [torch.randn(5, 4), torch.tensor([[0.0], [1], [2], [-1], [0]])], 1
+    )
+    output = module.eval()(batch)
+    reconstruction, code = output.output
+    assert_allclose(code.detach(), inner.encode(batch[:, :4]).detach())
+    assert_array_equal(output.target, batch[:, 4:])
+    assert output.prediction.shape == (5, 3)
+    corrupted = module.corruption.corrupt(batch, torch.Generator().manual_seed(0))
+    assert_array_equal(corrupted[:, 4:], batch[:, 4:])
+    assert not torch.equal(corrupted[:, :4], batch[:, :4])
+    loss = LabelLoss(ReconstructionLoss(), 0.5, classes=True, n_features=4)
+    expected = 0.5 * torch.nn.functional.mse_loss(
+        reconstruction, batch[:, :4]
+    ) + 0.5 * class_cross_entropy(output.prediction, output.target)
+    assert loss(output, batch).item() == pytest.approx(expected.item())
+    # The wrapper passes on what it does not have: the state dict is the
+    # wrapped module's plus the head's.
+    assert module.encoder is inner.encoder
+    assert set(module.state_dict()) == {
+        *(f"autoencoder.{key}" for key in inner.state_dict()),
+        "head.weight",
+        "head.bias",
+    }
+
+
+def test_lent_targets_follow_the_rows_a_batch_indexes():
+    inner = dense_autoencoder(3, 2)
+
+    class Edges(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+            self.rows = torch.randn(4, 3)
+
+        def forward(self, edges):
+            x = self.rows[edges.long().t().reshape(-1)]
+            return x, self.inner.encode(x)
+
+    module = LabelledModule(Edges(), n_features=3, n_components=2, n_outputs=2)
+    module.lend_targets(torch.tensor([[0.0], [1.0], [-1.0], [1.0]]))
+    output = module(torch.tensor([[0, 1], [2, 3]]))
+    # Heads (0, 2), then tails (1, 3).
+    assert output.target[:, 0].tolist() == [0.0, -1.0, 1.0, 1.0]
+
+
+def test_a_head_on_a_variational_module_reads_the_posterior_mean():
+    # The VAE's output is a tuple whose second field is x_logvar; the head
+    # must read mu, the code transform returns.
+    module = LabelledModule(variational_autoencoder(6, 2, (8,)), 6, 2, 3)
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    output = module(torch.cat([x, torch.zeros(5, 1)], dim=1))
+    mu, _ = module.encode(x)
+    assert_allclose(output.prediction.detach(), module.head(mu).detach(), rtol=1e-6)
+
+
+def reading_the_head(noise, corruption=None):
+    """A module whose code is its input, with a head that passes it on."""
+    inner = AutoEncoderModule(nn.Identity(), nn.Identity(), corruption)
+    module = LabelledModule(inner, n_features=3, n_components=3, n_outputs=3)
+    module.noise, module.head = noise, nn.Identity()
+    module.generator = torch.Generator().manual_seed(0)
+    return module
+
+
+def packed(n_rows=4000):
+    x = torch.randn(n_rows, 3, generator=torch.Generator().manual_seed(1))
+    x[:, 1] *= 4.0
+    x[:, 2] = 7.0  # constant: no spread, no noise
+    return torch.cat([x, torch.zeros(n_rows, 1)], dim=1)
+
+
+def test_in_training_the_head_reads_the_code_of_a_noisy_input():
+    batch = packed()
+    output = reading_the_head(0.5).train()(batch)
+    reconstruction, _ = output.output
+    # The reconstruction sees the input itself; the head a noisy copy, of
+    # noise times each feature's spread over the batch.
+    assert_array_equal(reconstruction, batch[:, :3])
+    shift = output.prediction - batch[:, :3]
+    assert_allclose(shift.std(dim=0), [0.5, 2.0, 0.0], rtol=0.05)
+    again = reading_the_head(0.5).train()(batch)
+    assert_array_equal(again.prediction, output.prediction)
+
+
+@pytest.mark.parametrize("case", ["eval", "no noise", "own corruption", "lent targets"])
+def test_the_head_reads_the_modules_own_code_otherwise(case):
+    batch = packed(50)
+    corruption = InputNoise("gaussian", 1.0) if case == "own corruption" else None
+    module = reading_the_head(0.0 if case == "no noise" else 0.5, corruption)
+    module.train(case != "eval")
+    if case == "lent targets":
+        # As UMAP lends them: the batch is what the wrapped module trains on.
+        module.lend_targets(torch.zeros(50, 1))
+        batch = torch.randint(0, 50, (25, 2), generator=module.generator).float()
+    output = module(batch)
+    assert_array_equal(output.prediction, output.output[1])
