@@ -24,13 +24,14 @@ Data:
 1. Synthetic superposition, ``x = s @ D + noise``: ``D`` holds F random unit
    directions in d dimensions, ``s`` is non-negative with about k active
    features per row (each feature on with probability k / F, at a magnitude
-   drawn from U(0, 1), or from Exp(1) with ``--magnitudes exponential``),
+   drawn from Exp(1), or from U(0, 1) with ``--magnitudes uniform``),
    the noise is N(0, 0.01**2) per entry. Two tables: d=64, F=512, k=5 on
    40,000 training rows, and d=128, F=4096, k=16 on 50,000 rows; 10,000
    held-out rows each. The issue's tables came from a generator described
    only in words; its reference loop's FVU (0.160 and 0.416) is what this
    loop gets with exponential magnitudes (0.169 and 0.408), not with
-   uniform ones (0.208 and 0.492): the user guide's "Measured" says more.
+   uniform ones (0.208 and 0.492), the law used before 2026-12-03: the
+   user guide's "Measured" says more.
 2. Real activations: the hidden layer (32 ReLU units) of an ``MLPClassifier``
    trained on the digits, with 8x and 32x as many latents as units.
 
@@ -301,7 +302,7 @@ def main():
     )
     parser.add_argument(
         "--magnitudes",
-        default="uniform",
+        default="exponential",
         choices=["uniform", "exponential"],
         help="law of an active feature's magnitude in the synthetic tables",
     )

@@ -12,8 +12,8 @@ Run, e.g.: ``python benchmarks/bench_sae_levers.py --epochs 10 --hold 0.5``
 (the large table with ``learning_rate="linear"``); ``--hold 0`` decays from
 the first epoch; no ``--hold``: a constant rate. ``--d 64 --features 512
 --k 5 --rows 40000 --data-seed 0 --epochs 20`` is the small table.
-``--magnitudes exponential`` draws the active features' magnitudes from
-Exp(1) rather than U(0, 1); ``--sparsity sae_batchtopk`` fits BatchTopK.
+``--magnitudes uniform`` draws the active features' magnitudes from
+U(0, 1) rather than Exp(1) (bench_sae.py's default before 2026-12-03); ``--sparsity sae_batchtopk`` fits BatchTopK.
 """
 
 import argparse
@@ -56,7 +56,7 @@ def main():
         "--sparsity", default="sae_topk", choices=["sae_topk", "sae_batchtopk"]
     )
     parser.add_argument(
-        "--magnitudes", default="uniform", choices=["uniform", "exponential"]
+        "--magnitudes", default="exponential", choices=["uniform", "exponential"]
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
