@@ -13,7 +13,8 @@ Run, e.g.: ``python benchmarks/bench_sae_levers.py --epochs 10 --hold 0.5``
 the first epoch; no ``--hold``: a constant rate. ``--d 64 --features 512
 --k 5 --rows 40000 --data-seed 0 --epochs 20`` is the small table.
 ``--magnitudes uniform`` draws the active features' magnitudes from
-U(0, 1) rather than Exp(1) (bench_sae.py's default before 2026-12-03); ``--sparsity sae_batchtopk`` fits BatchTopK.
+U(0, 1) rather than Exp(1) (bench_sae.py's default before 2026-12-03);
+``--sparsity sae_batchtopk`` fits BatchTopK.
 """
 
 import argparse
