@@ -22,9 +22,7 @@ MAGNITUDES = {
 }
 
 
-def superposition(
-    d, n_features, k, n_rows, seed, noise=0.01, magnitudes="exponential"
-):
+def superposition(d, n_features, k, n_rows, seed, noise=0.01, magnitudes="exponential"):
     """Rows ``s @ D + noise`` with ``D`` (n_features, d) of unit rows.
 
     Each feature is on with probability ``k / n_features``, at a magnitude
