@@ -39,20 +39,34 @@ def test_the_pca_start_is_pcas(shape):
     assert_allclose(scale**2, pca.explained_variance_, rtol=1e-3)
 
 
+@pytest.mark.parametrize("shape", [(3000, 64), (60, 3000)])
 @pytest.mark.parametrize(
     "scale, offset", [(1e-30, 0.0), (1e30, 0.0), (1.0, 1e3), (1e-3, -1e2)]
 )
-def test_the_pca_start_is_pcas_far_from_unit_scale(scale, offset):
-    # The covariance is summed in float32, whose squares overflow above
-    # 1.8e19 and vanish below 1e-23: the rows are scaled first.
-    X = (low_rank(3000, 64) * np.float32(scale) + np.float32(offset * scale)).astype(
-        np.float32
-    )
+def test_the_pca_start_is_pcas_far_from_unit_scale(shape, scale, offset):
+    # The products are float32, whose squares overflow above 1.8e19 and
+    # vanish below 1e-23: the rows are scaled first. Wide tables (the
+    # randomized route) and tall ones (the covariance).
+    X = low_rank(*shape) * np.float32(scale) + np.float32(offset * scale)
+    X = X.astype(np.float32)
     mean, components, variance_scale = pca_start(X, 4, lambda: 0, n_workers=2)
     pca = PCA(4, random_state=0).fit(X.astype(np.float64))
     assert_allclose(mean, pca.mean_, rtol=1e-6)
     assert_allclose(components, pca.components_, atol=2e-3)
     assert_allclose(variance_scale**2, pca.explained_variance_, rtol=1e-2)
+
+
+def test_the_pca_start_of_a_wide_table_makes_no_copy_of_the_rows():
+    # PCA's randomized route centred a copy of X: most of the peak memory
+    # of a 2,000 x 20,000 fit.
+    X = low_rank(1500, 5000)
+    tracemalloc.start()
+    try:
+        pca_start(X, 4, lambda: 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.2 * X.nbytes
 
 
 def test_the_pca_start_makes_no_float64_copy_of_the_rows(monkeypatch):

@@ -6,13 +6,15 @@ at 60,000 x 784 that copy and the centred one took twice the data's memory,
 most of a fit's peak. Up to ``COVARIANCE_FEATURES`` features the directions
 come instead from the covariance matrix, summed over chunks of rows (the
 route ``PCA(svd_solver="covariance_eigh")`` takes on whole arrays); wider
-tables, which have few rows, go to ``PCA`` in their own float32.
+tables take the randomized route ``PCA(svd_solver="randomized")`` takes,
+but centre the rows implicitly: PCA's own centred copy of X was most of a
+2,000 x 20,000 fit's peak memory (3.5x data + weights + Adam's moments,
+bench_sizes.py's section 5).
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from sklearn.decomposition import PCA
 from sklearn.utils.extmath import svd_flip
 from threadpoolctl import threadpool_limits
 
@@ -58,10 +60,9 @@ def pca_start(X, n_components, draw_seed, n_workers=1):
                 X, mean, n_found, chunk, n_workers, spread.max()
             )
         else:
-            pca = PCA(n_found, random_state=draw_seed()).fit(X)
-            variance = pca.explained_variance_.astype(np.float64)
-            mean = pca.mean_.astype(np.float64)
-            components = pca.components_.astype(np.float64)
+            variance, components = _randomized_pca(
+                X, mean, n_found, draw_seed(), spread.max()
+            )
     # Whitened scores: every unit starts with unit variance. In a
     # throw-away run of bench_autoencoder.py's section 3 (digits pipeline),
     # whitened codes scored 0.878 at k=30 against 0.865 for raw scores
@@ -119,4 +120,42 @@ def _covariance_pca(X, mean, n_found, chunk, n_workers, largest_spread):
     variance = np.maximum(variance[top], 0.0)
     # PCA's sign convention, so that codes start as PCA's transform.
     _, components = svd_flip(None, vectors[:, top].T, u_based_decision=False)
+    return variance, components
+
+
+#: The randomized route's extra directions and power iterations, as
+#: scikit-learn's ``randomized_svd`` has them by default.
+N_OVERSAMPLES = 10
+N_POWER_ITERATIONS = 7
+
+
+def _randomized_pca(X, mean, n_found, seed, largest_spread):
+    """The top ``n_found`` variances and directions of ``X - mean``, by a
+    randomized range finder (Halko et al., as ``randomized_svd``) whose
+    products with ``X - mean`` are those with ``X`` corrected by the mean's:
+    no centred copy of X. Products are float32, as PCA's on float32 rows,
+    after scaling by a power of two as in :func:`_covariance_pca`."""
+    n_samples, n_features = X.shape
+    X = X.astype(np.float32, copy=False)
+    exponent = np.clip(-np.ceil(np.log2(largest_spread)), -126, 127)
+    unit = np.float32(2.0**exponent)
+    shift = (mean * float(unit)).astype(np.float32)
+
+    def centred_times(Q):  # unit * (X - mean) @ Q
+        return X @ (unit * Q) - shift @ Q
+
+    def centred_transposed_times(P):  # unit * (X - mean).T @ P
+        return X.T @ (unit * P) - np.outer(shift, P.sum(axis=0))
+
+    rng = np.random.default_rng(seed)
+    size = min(n_found + N_OVERSAMPLES, n_samples, n_features)
+    Q = rng.standard_normal((n_features, size)).astype(np.float32)
+    P = np.linalg.qr(centred_times(Q))[0]
+    for _ in range(N_POWER_ITERATIONS):
+        Q = np.linalg.qr(centred_transposed_times(P))[0]
+        P = np.linalg.qr(centred_times(Q))[0]
+    B = centred_transposed_times(P).T.astype(np.float64)
+    _, singular, vectors = np.linalg.svd(B, full_matrices=False)
+    variance = (singular[:n_found] / float(unit)) ** 2 / (n_samples - 1)
+    _, components = svd_flip(None, vectors[:n_found], u_based_decision=False)
     return variance, components
