@@ -37,7 +37,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 import skae
-from skae._base.density import marginal_quantiles
+from skae._base.quantile_maps import marginal_quantiles
 
 X = load_digits().data / 16
 NEAREST = NearestNeighbors(n_neighbors=1).fit(X)

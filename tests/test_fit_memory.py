@@ -14,7 +14,7 @@ from torch.utils.data import Subset
 import skae
 import skae._base.inference
 import skae._support.pca_start
-from skae._base.density import column_quantiles
+from skae._base.quantile_maps import column_quantiles
 from skae._net.batches import TensorBatches, dataset_rows, dataset_tensor
 from skae._net.net import batch_loss
 from skae._support.pca_start import pca_start

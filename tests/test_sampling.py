@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae
 import skae._base.sampling
-from skae._base.density import (
+from skae._base.quantile_maps import (
     calibrate,
     marginal_quantiles,
     pack_maps,

@@ -15,7 +15,8 @@ from sklearn.mixture import GaussianMixture
 import skae
 import skae._base.density
 import skae._base.sampling
-from skae._base.density import draw_gmm, fit_gmm, pack_maps, unpack_map
+from skae._base.density import draw_gmm, fit_gmm
+from skae._base.quantile_maps import pack_maps, unpack_map
 from skae._base.transaction import FitInterrupted
 from skae._io.format.density_checks import check_latent_density
 

@@ -50,16 +50,18 @@ from .constraints import is_bool
 from .density import (
     MIN_DRAWS,
     N_DRAWS,
-    calibrate,
-    column_quantiles,
     density_plan,
     draw_gmm,
     fit_gmm,
     group_components,
+    stored_mixture,
+)
+from .quantile_maps import (
+    calibrate,
+    calibrate_groups,
+    column_quantiles,
     marginal_quantiles,
     pack_maps,
-    stored_mixture,
-    unpack_map,
 )
 
 #: A group gets a calibration map of its own only when at least this many
@@ -200,8 +202,8 @@ class SamplingMixin:
                 # The rows' side bounded as the draws' is: 16 levels need
                 # no more, and sorting wide rows was most of the cost.
                 rows = rows[np.sort(rng.choice(len(rows), most, replace=False))]
-            # Gathered once chosen: a group's rows of a wide table, gathered
-            # whole, were a third of a 2,000 x 20,000 fit's peak memory.
+            # Gathered once chosen: gathered whole, a wide table's rows were
+            # a third of its fit's peak memory.
             sides.append([column_quantiles(X[rows], levels)])
         return np.asarray(sides, dtype=np.float64)
 
@@ -367,14 +369,7 @@ class SamplingMixin:
             decoded = None
             if maps.shape[1] == 1:
                 decoded = self._decoded_sides(density, inference)
-            for group in np.unique(labels):
-                rows = labels == group
-                quantiles = maps[group]
-                if value_range is not None:
-                    quantiles = unpack_map(quantiles, value_range)
-                if decoded is not None:
-                    quantiles = np.concatenate([decoded[group][None], quantiles])
-                X_new[rows] = calibrate(X_new[rows], quantiles)
+            X_new = calibrate_groups(X_new, labels, maps, value_range, decoded)
         elif density["quantiles"] is not None:
             X_new = calibrate(X_new, density["quantiles"])
         return X_new
