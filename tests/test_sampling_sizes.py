@@ -254,18 +254,28 @@ def test_a_code_of_twenty_units_samples_from_low_rank_covariances(tmp_path):
     assert_array_equal(restored.sample(10, random_state=0), expected)
 
 
-def test_a_format_4_file_loads_with_its_full_covariances(tmp_path):
-    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
-    model.fit(rows(100, 10))
-    path = tmp_path / "model.safetensors"
+def saved_as_format(model, path, version, edit):
+    """Save ``model`` at ``path`` as a file of format ``version`` would hold
+    it: ``edit(header, tensors)`` makes what differed."""
     skae.save(model, path)
     with safe_open(path, framework="np") as file:
         header = json.loads(file.metadata()["skae"])
     tensors = load_file(path)
-    header["format_version"] = 4
-    density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
-    del density["covariance_factors"]
+    header["format_version"] = version
+    edit(header, tensors)
     save_file(tensors, path, metadata={"skae": json.dumps(header)})
+
+
+def test_a_format_4_file_loads_with_its_full_covariances(tmp_path):
+    model = skae.AutoEncoder(n_components=3, max_iter=1, random_state=0)
+    model.fit(rows(100, 10))
+    path = tmp_path / "model.safetensors"
+
+    def drop_the_factors(header, tensors):
+        density = header["attributes"]["__dict__"]["_latent_density"]["__dict__"]
+        del density["covariance_factors"]
+
+    saved_as_format(model, path, 4, drop_the_factors)
     old = skae.load(path)
     assert old._latent_density["covariance_factors"] is None
     assert_array_equal(old.sample(5, random_state=0), model.sample(5, random_state=0))
@@ -317,15 +327,13 @@ def test_maps_of_two_sides_from_format_5_files_still_sample(tmp_path):
     ]
     levels, value_range = pack_maps(np.stack([decoded, np.asarray(data)], axis=1))
     path = tmp_path / "model.safetensors"
-    skae.save(model, path)
-    with safe_open(path, framework="np") as file:
-        header = json.loads(file.metadata()["skae"])
-    tensors = load_file(path)
-    header["format_version"] = 5
-    prefix = "attributes._latent_density."
-    tensors[prefix + "component_quantiles"] = levels
-    tensors[prefix + "quantile_range"] = value_range
-    save_file(tensors, path, metadata={"skae": json.dumps(header)})
+
+    def two_sided_maps(header, tensors):
+        prefix = "attributes._latent_density."
+        tensors[prefix + "component_quantiles"] = levels
+        tensors[prefix + "quantile_range"] = value_range
+
+    saved_as_format(model, path, 5, two_sided_maps)
     old = skae.load(path)
     assert old._latent_density["component_quantiles"].shape[1] == 2
     # As close as 8-bit levels of the decoder's side allow.
