@@ -103,16 +103,30 @@ def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
     and the labels.
     """
     n_samples, n_dims = codes.shape
-    # Relative to the codes' scale, which differs between models and units.
-    reg_covar = REG_COVAR * max(float(np.var(codes, axis=0).max()), 1e-12)
     full = n_dims <= FULL_COVARIANCE_UNITS
+    if full:
+        varying = np.ones(n_dims, dtype=bool)
+    else:
+        # A wide code leaves most units at one value on every training row
+        # (a top-k code of 4,096 units fired 698 of them on 200 rows). Such
+        # a unit has that value as mean and reg_covar as variance in every
+        # diagonal component, and adds the same term to every component's
+        # likelihood: fitting on the other units gives the same mixture, for
+        # less. Selected before the float64 copy, which at 4,096 units took
+        # as long as the mixture.
+        varying = np.ptp(codes, axis=0) > 0
+        varying[0] |= not varying.any()  # a column for GaussianMixture to fit
+    fitted_codes = np.asarray(codes[:, varying] if not full else codes, np.float64)
+    # Relative to the codes' scale, which differs between models and units
+    # (a constant unit's variance is 0 and never the largest).
+    reg_covar = REG_COVAR * max(float(np.var(fitted_codes, axis=0).max()), 1e-12)
     if n_samples < 2:
         # GaussianMixture needs two rows; one row's mixture is a point mass,
         # kept invertible by reg_covar.
         covariance = reg_covar * (np.eye(n_dims) if full else np.ones(n_dims))
         mixture = {
             "weights": np.ones(1),
-            "means": codes[:1].copy(),
+            "means": np.asarray(codes[:1], np.float64),
             "covariances": covariance[None],
         }
         return mixture, np.zeros(n_samples, dtype=np.intp)
@@ -123,20 +137,14 @@ def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
         max_iter=GMM_MAX_ITER,
         random_state=seed,
     )
+    fitted, labels = _fitted(gmm, fitted_codes)
     if full:
-        return _fitted(gmm, codes)
-    # A wide code leaves most units at one value on every training row (a
-    # top-k code of 4,096 units fired 698 of them on 200 rows). Such a unit
-    # has that value as mean and reg_covar as variance in every diagonal
-    # component, and adds the same term to every component's likelihood:
-    # fitting on the other units gives the same mixture, for less.
-    varying = np.ptp(codes, axis=0) > 0
-    varying[0] |= not varying.any()  # a column for GaussianMixture to fit
-    fitted, labels = _fitted(gmm, codes[:, varying])
+        return fitted, labels
     n = len(fitted["weights"])
-    means = np.broadcast_to(codes[0], (n, codes.shape[1])).copy()
+    means = np.empty((n, n_dims))
+    means[:] = codes[0]
     means[:, varying] = fitted["means"]
-    covariances = np.full((n, codes.shape[1]), reg_covar)
+    covariances = np.full((n, n_dims), reg_covar)
     covariances[:, varying] = fitted["covariances"]
     fitted.update(means=means, covariances=covariances)
     return fitted, labels

@@ -153,7 +153,6 @@ class SamplingMixin:
             codes = self._forward_batches(
                 self._encode_batch, X, self._n_features_out, inference=inference
             )
-        codes = np.asarray(codes, dtype=np.float64)
         if kind == "prior":
             decoded = self._decode_summary(codes, inference)
             density["quantiles"] = marginal_quantiles(decoded, X)
