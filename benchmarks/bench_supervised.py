@@ -18,7 +18,8 @@ Prints, in one run:
 4. fit time with the label loss against without, on digits (k=2), side by
    side, alternating, ``REPEATS`` times: the ratio of the fit times and of
    the times per epoch (early stopping may train for a different number of
-   epochs), median and range.
+   epochs), median and range, and the epochs trained with labels / without
+   (the same at every repeat: the estimators are seeded).
 
 Run from the repository root::
 
@@ -230,7 +231,7 @@ def timing_table(repeats):
     for weight in (0.5, 0.9):
         names = ("AutoEncoder", "DenoisingAutoEncoder(0.3)", "UMAPAutoEncoder")
         for name in (n for n in names if n in skae_estimators(2, None)):
-            totals, per_epoch = [], []
+            totals, per_epoch, epochs = [], [], {}
             for _ in range(repeats):
                 runs = {}
                 for w in (None, weight):
@@ -239,13 +240,15 @@ def timing_table(repeats):
                     estimator.fit(X, y)
                     elapsed = time.perf_counter() - start
                     runs[w] = elapsed, elapsed / estimator.n_iter_
+                    epochs[w] = estimator.n_iter_
                 totals.append(runs[weight][0] / runs[None][0])
                 per_epoch.append(runs[weight][1] / runs[None][1])
             print(
                 f"   {name + f', target_weight={weight}':<48} "
                 f"fit x{np.median(totals):.2f} ({min(totals):.2f}-{max(totals):.2f})"
                 f"   per epoch x{np.median(per_epoch):.2f} "
-                f"({min(per_epoch):.2f}-{max(per_epoch):.2f})",
+                f"({min(per_epoch):.2f}-{max(per_epoch):.2f})"
+                f"   epochs {epochs[weight]} / {epochs[None]}",
                 flush=True,
             )
 

@@ -5,7 +5,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._base.base import BaseAutoEncoder
 from ._base.dense import DENSE_CONSTRAINTS, DenseMixin
-from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
+from ._base.labels import AUTO_RATE_CONSTRAINTS, LABEL_CONSTRAINTS, LabelsMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.modules import dense_autoencoder
 from ._nn.residual import ResidualAutoEncoderModule
@@ -86,8 +86,11 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         :class:`~sklearn.neural_network.MLPRegressor`. A size larger than the
         data is clipped to it.
 
-    learning_rate_init : float, default=2e-3
-        Adam's learning rate.
+    learning_rate_init : float or "auto", default="auto"
+        Adam's learning rate. ``"auto"`` is 2e-3, and 1e-2 for a fit on class
+        labels (``target_weight`` with class labels in ``y``), whose codes
+        move further from the PCA start (see the user guide's "Supervised
+        and semi-supervised codes").
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -283,8 +286,10 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         **DENSE_CONSTRAINTS,
         "init": [StrOptions({"pca", "random"})],
         **LABEL_CONSTRAINTS,
+        **AUTO_RATE_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
     }
+    _auto_learning_rates = (2e-3, 1e-2)
 
     def __init__(
         self,
@@ -297,7 +302,7 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
-        learning_rate_init=2e-3,
+        learning_rate_init="auto",
         max_iter=200,
         tol=1e-3,
         early_stopping=True,

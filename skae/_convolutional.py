@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from ._autoencoder import AutoEncoder
 from ._base.base import BaseAutoEncoder
 from ._base.constraints import Count, is_bool, positive_ints
-from ._base.labels import LABEL_CONSTRAINTS, LabelsMixin
+from ._base.labels import AUTO_RATE_CONSTRAINTS, LABEL_CONSTRAINTS, LabelsMixin
 from ._base.noise import NOISE_CONSTRAINTS, DenoisingMixin
 from ._base.sampling import SAMPLING_CONSTRAINTS, SamplingMixin
 from ._nn.conv import conv_autoencoder
@@ -76,8 +76,11 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         ``"salt_and_pepper"`` a probability in [0, 1]. Unused when ``noise``
         is None.
 
-    learning_rate_init : float, default=3e-3
-        Adam's learning rate.
+    learning_rate_init : float or "auto", default="auto"
+        Adam's learning rate. ``"auto"`` is 3e-3, and 6e-3 for a fit on class
+        labels (``target_weight`` with class labels in ``y``), whose codes
+        move further from the start (see the user guide's "Supervised and
+        semi-supervised codes").
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data).
@@ -151,8 +154,10 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         "channels": ["array-like", Count(1)],
         "kernel_size": [Count(2)],
         **LABEL_CONSTRAINTS,
+        **AUTO_RATE_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
     }
+    _auto_learning_rates = (3e-3, 6e-3)
 
     def __init__(
         self,
@@ -167,7 +172,7 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         activation="relu",
         alpha=0.0,
         batch_size="auto",
-        learning_rate_init=3e-3,
+        learning_rate_init="auto",
         max_iter=100,
         tol=1e-4,
         early_stopping=False,

@@ -97,7 +97,7 @@ class DenoisingAutoEncoder(DenoisingMixin, AutoEncoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
-        learning_rate_init=2e-3,
+        learning_rate_init="auto",
         max_iter=200,
         tol=1e-3,
         early_stopping=True,

@@ -224,6 +224,30 @@ def test_a_warm_start_refuses_a_changed_target_weight(digits):
 # ------------------------------------------------ training and the PCA start
 
 
+@pytest.mark.parametrize("cls", [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder])
+def test_the_auto_learning_rate_is_larger_for_class_labels_only(digits, cls):
+    X, y = digits
+    plain, classes = cls._auto_learning_rates
+    assert classes > plain
+
+    def rate(model):
+        return model.net_.optimizer_.param_groups[0]["lr"]
+
+    assert rate(small(cls, target_weight=0.5).fit(X, y)) == classes
+    semi = np.where(np.arange(len(y)) % 10 == 0, y, -1)
+    model = small(cls, target_weight=0.5, warm_start=True).fit(X, semi)
+    assert rate(model) == classes
+    # A warm start, with or without the chunk's labels, keeps it.
+    assert rate(model.fit(X)) == classes
+    for fitted in (small(cls, target_weight=0.5).fit(X), small(cls).fit(X, y)):
+        assert rate(fitted) == plain
+    assert rate(small(cls, target_weight=0.5).fit(X, y + 0.5)) == plain
+    # A number is used as given.
+    assert (
+        rate(small(cls, target_weight=0.5, learning_rate_init=1e-3).fit(X, y)) == 1e-3
+    )
+
+
 def test_labels_keep_the_pca_start(digits):
     X, y = digits
     params = {"early_stopping": True, "learning_rate_init": 1e-9, "max_iter": 5}

@@ -100,6 +100,19 @@ def test_in_training_the_head_reads_the_code_of_a_noisy_input():
     assert_array_equal(again.prediction, output.prediction)
 
 
+def test_a_lent_spread_scales_the_noise_instead_of_the_batchs():
+    batch = packed()
+    module = reading_the_head(0.5).train()
+    module.lend_spread(torch.tensor([1.0, 1.0, 0.0]))
+    output = module(batch)
+    shift = output.prediction - batch[:, :3]
+    assert_allclose(shift.std(dim=0), [0.5, 0.5, 0.0], rtol=0.05)
+    assert_array_equal(output.output[0], batch[:, :3])
+    module.lend_spread(None)
+    shift = module(batch).prediction - batch[:, :3]
+    assert_allclose(shift.std(dim=0), [0.5, 2.0, 0.0], rtol=0.05)
+
+
 @pytest.mark.parametrize("case", ["eval", "no noise", "own corruption", "lent targets"])
 def test_the_head_reads_the_modules_own_code_otherwise(case):
     batch = packed(50)

@@ -62,7 +62,7 @@ class TrainingMixin:
             net = self.net_
             # The training settings a warm start may change (WARM_START_PARAMS)
             # reach the existing net; Adam keeps its moment estimates.
-            net.set_params(optimizer__lr=self.learning_rate_init)
+            net.set_params(optimizer__lr=self._learning_rate())
             stopping = dict(net.callbacks_)["stopping"]
             stopping.patience, stopping.threshold = self.n_iter_no_change, self.tol
             net.shuffle = self.shuffle
@@ -139,7 +139,7 @@ class TrainingMixin:
             self._network_criterion(),
             device=device,
             batch_size=batch_size,
-            learning_rate_init=self.learning_rate_init,
+            learning_rate_init=self._learning_rate(),
             alpha=self.alpha,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -152,6 +152,11 @@ class TrainingMixin:
             verbose=self.verbose,
             extra_callbacks=self._training_callbacks(),
         )
+
+    def _learning_rate(self):
+        """Adam's learning rate for this call: ``learning_rate_init``, unless
+        a mixin resolves an ``"auto"`` (a label head)."""
+        return self.learning_rate_init
 
     def _network_module(self, n_features):
         """The module the net trains: the variant's, unless a mixin (a label

@@ -303,9 +303,8 @@ def class_cross_entropy(logits, target):
     gives 0, not NaN.
     """
     classes = target[:, 0].long()
-    labelled = classes >= 0
-    losses = F.cross_entropy(logits, classes.clamp_min(0), reduction="none")
-    return (losses * labelled).sum() / labelled.sum().clamp_min(1)
+    total = F.cross_entropy(logits, classes, ignore_index=-1, reduction="sum")
+    return total / (classes >= 0).sum().clamp_min(1)
 
 
 class LabelLoss(nn.Module):
@@ -340,4 +339,5 @@ class LabelLoss(nn.Module):
             label = class_cross_entropy(output.prediction, output.target)
         else:
             label = F.mse_loss(output.prediction, output.target)
-        return (1 - self.weight) * loss + self.weight * label
+        # One operation for (1 - weight) * loss + weight * label.
+        return torch.lerp(loss, label, self.weight)
