@@ -299,7 +299,15 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             self.a_, self.b_ = find_ab_params(float(self.spread), float(self.min_dist))
         # Built here rather than in _training_data, so that its warning points
         # at the user's call; handed over (and dropped) by _training_data.
-        self._fit_edges = self._edges(X)
+        # pynndescent's numba code shares OpenMP with torch and leaves torch
+        # at numba's thread count (2 after torch.set_num_threads(1) on 2
+        # cores): the epochs would then run on threads the user did not give.
+        threads = torch.get_num_threads()
+        try:
+            self._fit_edges = self._edges(X)
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
 
     def _stored_value_problems(self):
         return {**super()._stored_value_problems(), **umap_params.curve_problems(self)}

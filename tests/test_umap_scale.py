@@ -108,3 +108,17 @@ def test_a_metric_pynndescent_lacks_stays_exact(X, monkeypatch):
         warnings.simplefilter("error")
         indices, _ = graph_module.nearest_neighbors(X, 5, "braycurtis", seed=0)
     assert indices.shape == (400, 5)
+
+
+def test_the_approximate_search_leaves_torchs_thread_count_alone(X, monkeypatch):
+    # pynndescent's numba code sets OpenMP's count, which torch reads, to
+    # numba's: the epochs after it ran on 2 threads after set_num_threads(1).
+    pytest.importorskip("pynndescent")
+    monkeypatch.setattr(graph_module, "APPROXIMATE_FROM", 100)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        UMAPAutoEncoder(max_iter=1, random_state=0).fit(X)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
