@@ -183,6 +183,12 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
     umap-learn's UMAP are in the user guide, printed by
     ``benchmarks/bench_embedding.py``.
 
+    From 4,096 rows on, with pynndescent installed (the ``umap`` extra), the
+    neighbour search is approximate. With ``random_state=None`` it runs on
+    ``n_threads`` threads (every core for ``"auto"`` and ``None``), and its
+    graph can differ between runs; with a ``random_state`` it runs on one,
+    so that the same seed gives the same codes. umap-learn does the same.
+
     Scale the data first (``StandardScaler``, say): the neighbour graph and
     the reconstruction error weigh every feature in its own units.
 
@@ -393,4 +399,13 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             labels = class_codes(y, n_samples)
             far_dist = far_distance(self.target_weight)
         rng = check_random_state(seed)
-        return training_edges(X, n_neighbors, self.metric, rng, labels, far_dist)
+        # Without a random_state the codes differ from run to run anyway:
+        # the neighbour search may then use every thread, as umap-learn's
+        # does (one thread took 15% of a default fit at 60,000 x 784).
+        n_jobs = 1
+        if self.random_state is None:
+            given = self.n_threads
+            n_jobs = -1 if given is None or isinstance(given, str) else int(given)
+        return training_edges(
+            X, n_neighbors, self.metric, rng, labels, far_dist, n_jobs=n_jobs
+        )

@@ -122,3 +122,28 @@ def test_the_approximate_search_leaves_torchs_thread_count_alone(X, monkeypatch)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(
+    "random_state, n_threads, n_jobs",
+    [(0, "auto", 1), (0, 2, 1), (None, "auto", -1), (None, None, -1), (None, 1, 1)],
+)
+def test_the_search_uses_every_thread_only_without_a_random_state(
+    X, monkeypatch, random_state, n_threads, n_jobs
+):
+    # With a seed, one thread (NN-descent's threads interleave differently
+    # from run to run); without one, as many as the user allows.
+    pytest.importorskip("pynndescent")
+    monkeypatch.setattr(graph_module, "APPROXIMATE_FROM", 100)
+    asked = []
+    search = graph_module.approximate_neighbors
+
+    def recorded(*args):
+        asked.append(args[-1])
+        return search(*args)
+
+    monkeypatch.setattr(graph_module, "approximate_neighbors", recorded)
+    UMAPAutoEncoder(
+        max_iter=1, latent_density=None, random_state=random_state, n_threads=n_threads
+    ).fit(X)
+    assert asked == [n_jobs]

@@ -83,13 +83,14 @@ def find_ab_params(spread, min_dist):
     return float(a), float(b)
 
 
-def nearest_neighbors(X, n_neighbors, metric, seed=None):
+def nearest_neighbors(X, n_neighbors, metric, seed=None, n_jobs=1):
     """Indices and distances of each row's ``n_neighbors`` nearest rows.
 
     Each row counts as its own first neighbour, as in umap-learn. From
     ``APPROXIMATE_FROM`` rows on, with pynndescent installed (the ``umap``
     extra) and a metric it computes, the search is NN-descent's, seeded by
-    ``seed`` (an int); otherwise exact, with a warning when that takes long.
+    ``seed`` (an int) and run on ``n_jobs`` threads (-1: all); otherwise
+    exact, with a warning when that takes long.
     """
     n_samples, n_features = X.shape
     if n_samples >= APPROXIMATE_FROM and metric in APPROXIMATE_METRICS:
@@ -109,18 +110,20 @@ def nearest_neighbors(X, n_neighbors, metric, seed=None):
                 )
         else:
             return approximate_neighbors(
-                NNDescent, X, n_neighbors, APPROXIMATE_METRICS[metric], seed
+                NNDescent, X, n_neighbors, APPROXIMATE_METRICS[metric], seed, n_jobs
             )
     nn = NearestNeighbors(n_neighbors=n_neighbors, metric=metric).fit(X)
     distances, indices = nn.kneighbors(X)
     return indices, distances.astype(np.float64)
 
 
-def approximate_neighbors(NNDescent, X, n_neighbors, metric, seed):
+def approximate_neighbors(NNDescent, X, n_neighbors, metric, seed, n_jobs=1):
     """pynndescent's neighbour graph, with umap-learn's settings for it.
 
-    One thread: NN-descent's result depends on its number of threads, and
-    the same ``random_state`` must give the same codes on every machine.
+    On more than one thread (``n_jobs``) NN-descent's result depends on
+    how the threads interleave: as umap-learn does, a caller with a
+    ``random_state`` asks for one, so that it gives the same codes on every
+    run and machine.
     """
     n_samples = X.shape[0]
     index = NNDescent(
@@ -132,7 +135,7 @@ def approximate_neighbors(NNDescent, X, n_neighbors, metric, seed):
         n_iters=max(5, int(round(np.log2(n_samples)))),
         max_candidates=60,
         low_memory=True,
-        n_jobs=1,
+        n_jobs=n_jobs,
     )
     indices, distances = index.neighbor_graph
     return indices.astype(np.int64), distances.astype(np.float64)
@@ -178,7 +181,7 @@ def smooth_knn_dist(distances, n_neighbors):
     return rho, np.maximum(mid, floor)
 
 
-def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean", seed=None):
+def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean", seed=None, n_jobs=1):
     """UMAP's symmetric fuzzy graph of ``X``, a sparse (n, n) matrix.
 
     Row ``i`` holds ``exp(-(d_ij - rho_i) / sigma_i)`` for its neighbours
@@ -188,7 +191,7 @@ def fuzzy_simplicial_set(X, n_neighbors, metric="euclidean", seed=None):
     ``n_neighbors`` counts the row itself and must not exceed ``len(X)``.
     """
     n_samples = X.shape[0]
-    indices, distances = nearest_neighbors(X, n_neighbors, metric, seed)
+    indices, distances = nearest_neighbors(X, n_neighbors, metric, seed, n_jobs)
     rho, sigma = smooth_knn_dist(distances, n_neighbors)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         strength = np.exp(-(distances - rho[:, None]) / sigma[:, None])
@@ -291,7 +294,7 @@ def class_codes(y, n_samples):
     return codes
 
 
-def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None):
+def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jobs=1):
     """The (head, tail) pairs one fit or partial_fit call trains on.
 
     The edges of ``X``'s fuzzy graph (with ``labels``, its supervised
@@ -305,7 +308,7 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None):
         # Drawn only for the approximate search, so that the edges drawn
         # below stay those of the exact graph's fits before it existed.
         seed = int(rng.randint(2**31)) if n_samples >= APPROXIMATE_FROM else None
-        graph = fuzzy_simplicial_set(X, n_neighbors, metric, seed)
+        graph = fuzzy_simplicial_set(X, n_neighbors, metric, seed, n_jobs)
         if labels is not None:
             graph = intersect_with_labels(graph, labels, far_dist, UNLABELLED_DIST)
         edges = sample_edges(graph, rng)
