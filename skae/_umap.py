@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import AutoEncoder
@@ -20,9 +19,9 @@ from ._nn.residual import ResidualAutoEncoderModule
 from ._nn.umap import EdgeAutoEncoderModule
 from ._support import umap_params
 from ._support.pca_start import pca_start
-from ._support.umap import class_codes, far_distance, find_ab_params, training_edges
+from ._support.umap import call_edges, find_ab_params, search_jobs
 from ._utils.docs import inherit_docs
-from ._utils.warnings import warn
+from ._utils.runtime import torch_threads_kept
 
 #: Standard deviation of each code unit at the PCA start: UMAP's curve
 #: (min_dist=0.1) separates neighbours from non-neighbours at distances of
@@ -305,15 +304,8 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
             self.a_, self.b_ = find_ab_params(float(self.spread), float(self.min_dist))
         # Built here rather than in _training_data, so that its warning points
         # at the user's call; handed over (and dropped) by _training_data.
-        # pynndescent's numba code shares OpenMP with torch and leaves torch
-        # at numba's thread count (2 after torch.set_num_threads(1) on 2
-        # cores): the epochs would then run on threads the user did not give.
-        threads = torch.get_num_threads()
-        try:
+        with torch_threads_kept():
             self._fit_edges = self._edges(X)
-        finally:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
 
     def _stored_value_problems(self):
         return {**super()._stored_value_problems(), **umap_params.curve_problems(self)}
@@ -380,32 +372,15 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     def _edges(self, X):
         """The edges of ``X``'s fuzzy graph that the epochs of this call train on."""
-        n_samples = X.shape[0]
-        n_neighbors = min(self.n_neighbors, n_samples)
-        if self.n_neighbors > n_samples:
-            warn(
-                f"n_neighbors={self.n_neighbors} is more than the n_samples="
-                f"{n_samples} rows to fit on; the graph links every row to all "
-                f"the others (n_neighbors={n_neighbors}). Pass more rows or a "
-                "smaller n_neighbors.",
-                UserWarning,
-            )
-        self.n_neighbors_ = n_neighbors
-        # A fifth seed: the first four build the net (see _initialize_net).
-        seed = self._draw_seeds(5)[-1]
-        labels = far_dist = None
         y = getattr(self, "_fit_labels", None)  # dropped by LabelsMixin
-        if y is not None and self.target_weight is not None:
-            labels = class_codes(y, n_samples)
-            far_dist = far_distance(self.target_weight)
-        rng = check_random_state(seed)
-        # Without a random_state the codes differ from run to run anyway:
-        # the neighbour search may then use every thread, as umap-learn's
-        # does (one thread took 15% of a default fit at 60,000 x 784).
-        n_jobs = 1
-        if self.random_state is None:
-            given = self.n_threads
-            n_jobs = -1 if given is None or isinstance(given, str) else int(given)
-        return training_edges(
-            X, n_neighbors, self.metric, rng, labels, far_dist, n_jobs=n_jobs
+        edges, self.n_neighbors_ = call_edges(
+            X,
+            self.n_neighbors,
+            self.metric,
+            # A fifth seed: the first four build the net (see _initialize_net).
+            self._draw_seeds(5)[-1],
+            None if self.target_weight is None else y,
+            self.target_weight,
+            n_jobs=search_jobs(self.random_state, self.n_threads),
         )
+        return edges

@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.optimize import curve_fit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
-from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils import check_consistent_length, check_random_state, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
 from .._utils.warnings import warn
@@ -115,6 +115,19 @@ def nearest_neighbors(X, n_neighbors, metric, seed=None, n_jobs=1):
     nn = NearestNeighbors(n_neighbors=n_neighbors, metric=metric).fit(X)
     distances, indices = nn.kneighbors(X)
     return indices, distances.astype(np.float64)
+
+
+def search_jobs(random_state, n_threads):
+    """The threads of the approximate search (``n_jobs``; -1: every core).
+
+    Without a ``random_state`` the codes differ from run to run anyway, and
+    the search takes as many threads as ``n_threads`` allows, as umap-learn's
+    does (on one, it took 15% of a default fit at 60,000 x 784). With one,
+    a single thread, so that the seed gives the same graph every time.
+    """
+    if random_state is not None:
+        return 1
+    return -1 if n_threads is None or isinstance(n_threads, str) else int(n_threads)
 
 
 def approximate_neighbors(NNDescent, X, n_neighbors, metric, seed, n_jobs=1):
@@ -315,3 +328,29 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jo
     if len(edges) == 0:
         edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
     return edges
+
+
+def call_edges(X, n_neighbors, metric, seed, y=None, target_weight=None, n_jobs=1):
+    """The edges one fit or partial_fit call trains on, and its n_neighbors.
+
+    ``n_neighbors`` is clipped to the rows, with a warning. With ``y`` (class
+    labels, -1 for none), the edges are those of the supervised graph of
+    ``target_weight``. ``seed`` seeds the draws; ``n_jobs`` is the search's
+    (see :func:`search_jobs`).
+    """
+    n_samples = X.shape[0]
+    used = min(n_neighbors, n_samples)
+    if n_neighbors > n_samples:
+        warn(
+            f"n_neighbors={n_neighbors} is more than the n_samples="
+            f"{n_samples} rows to fit on; the graph links every row to all "
+            f"the others (n_neighbors={used}). Pass more rows or a "
+            "smaller n_neighbors.",
+            UserWarning,
+        )
+    labels = far_dist = None
+    if y is not None:
+        labels = class_codes(y, n_samples)
+        far_dist = far_distance(target_weight)
+    rng = check_random_state(seed)
+    return training_edges(X, used, metric, rng, labels, far_dist, n_jobs), used

@@ -101,6 +101,22 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
+@contextmanager
+def torch_threads_kept():
+    """Put torch's thread count back after the block, if the block changed it.
+
+    For code that shares OpenMP with torch: pynndescent's numba code leaves
+    torch at numba's thread count (2 after ``torch.set_num_threads(1)`` on 2
+    cores), and the epochs would then run on threads the user did not give.
+    """
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def uses_onednn(module):
     """Whether training ``module`` on the CPU should go through oneDNN.
 
