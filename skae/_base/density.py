@@ -104,9 +104,8 @@ def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
     """
     n_samples, n_dims = codes.shape
     full = n_dims <= FULL_COVARIANCE_UNITS
-    if full:
-        varying = np.ones(n_dims, dtype=bool)
-    else:
+    fitted_codes = codes
+    if not full:
         # A wide code leaves most units at one value on every training row
         # (a top-k code of 4,096 units fired 698 of them on 200 rows). Such
         # a unit has that value as mean and reg_covar as variance in every
@@ -116,7 +115,8 @@ def fit_gmm(codes, seed, n_components=MAX_COMPONENTS):
         # as long as the mixture.
         varying = np.ptp(codes, axis=0) > 0
         varying[0] |= not varying.any()  # a column for GaussianMixture to fit
-    fitted_codes = np.asarray(codes[:, varying] if not full else codes, np.float64)
+        fitted_codes = codes[:, varying]
+    fitted_codes = np.asarray(fitted_codes, np.float64)
     # Relative to the codes' scale, which differs between models and units
     # (a constant unit's variance is 0 and never the largest).
     reg_covar = REG_COVAR * max(float(np.var(fitted_codes, axis=0).max()), 1e-12)
