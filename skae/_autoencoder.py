@@ -83,14 +83,15 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)`` as in
-        :class:`~sklearn.neural_network.MLPRegressor`. A size larger than the
-        data is clipped to it.
+        :class:`~sklearn.neural_network.MLPRegressor`, and
+        ``min(400, n_samples)`` for a fit on class labels (``target_weight``
+        with class labels in ``y``), which trains at twice the rate. A size
+        larger than the data is clipped to it.
 
     learning_rate_init : float or "auto", default="auto"
-        Adam's learning rate. ``"auto"`` is 2e-3, and 1e-2 for a fit on class
-        labels (``target_weight`` with class labels in ``y``), whose codes
-        move further from the PCA start (see the user guide's "Supervised
-        and semi-supervised codes").
+        Adam's learning rate. ``"auto"`` is 2e-3, and 2e-2 for a fit on class
+        labels, whose codes move further from the PCA start (see the user
+        guide's "Supervised and semi-supervised codes").
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -289,7 +290,8 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         **AUTO_RATE_CONSTRAINTS,
         **SAMPLING_CONSTRAINTS,
     }
-    _auto_learning_rates = (2e-3, 1e-2)
+    _auto_learning_rates = (2e-3, 2e-2)
+    _auto_class_batch_size = 400
 
     def __init__(
         self,

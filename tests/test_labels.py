@@ -248,6 +248,24 @@ def test_the_auto_learning_rate_is_larger_for_class_labels_only(digits, cls):
     )
 
 
+@pytest.mark.parametrize("cls", [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder])
+def test_the_auto_batch_is_larger_for_class_labels_where_the_estimator_says(
+    digits, cls
+):
+    X, y = digits
+    plain = small(cls, batch_size="auto").fit(X, y).net_.batch_size
+    assert plain == 200
+    labelled = small(cls, batch_size="auto", target_weight=0.5)
+    expected = cls._auto_class_batch_size or 200
+    assert labelled.fit(X, y).net_.batch_size == min(expected, len(X))
+    # Clipped to the data, kept by a warm start without the chunk's labels.
+    assert labelled.fit(X[:250], y[:250]).net_.batch_size == min(expected, 250)
+    labelled.set_params(warm_start=True).fit(X)
+    assert labelled.net_.batch_size == min(expected, 300)
+    assert small(cls, target_weight=0.5).fit(X, y + 0.5).net_.batch_size == 200
+    assert small(cls, batch_size=64, target_weight=0.5).fit(X, y).net_.batch_size == 64
+
+
 def test_labels_keep_the_pca_start(digits):
     X, y = digits
     params = {"early_stopping": True, "learning_rate_init": 1e-9, "max_iter": 5}

@@ -5,7 +5,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from torch import nn
 
-from skae._nn.labels import LabelledModule
+from skae._nn.labels import LabelledModule, LabelOutput
 from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
 from skae._nn.modules import AutoEncoderModule, InputNoise, dense_autoencoder
 from skae._nn.variational import variational_autoencoder
@@ -87,17 +87,22 @@ def packed(n_rows=4000):
     return torch.cat([x, torch.zeros(n_rows, 1)], dim=1)
 
 
-def test_in_training_the_head_reads_the_code_of_a_noisy_input():
+def test_in_training_the_module_reads_a_noisy_input_and_is_scored_on_the_input():
     batch = packed()
     output = reading_the_head(0.5).train()(batch)
-    reconstruction, _ = output.output
-    # The reconstruction sees the input itself; the head a noisy copy, of
-    # noise times each feature's spread over the batch.
-    assert_array_equal(reconstruction, batch[:, :3])
-    shift = output.prediction - batch[:, :3]
+    reconstruction, code = output.output
+    # A denoising fit: the module and the head read a noisy copy, of noise
+    # times each feature's spread over the batch ...
+    assert_array_equal(output.prediction, code)
+    shift = reconstruction - batch[:, :3]
     assert_allclose(shift.std(dim=0), [0.5, 2.0, 0.0], rtol=0.05)
+    # ... and the loss scores the reconstruction against the input itself.
+    loss = LabelLoss(ReconstructionLoss(), 1e-6, classes=False, n_features=3)
+    output = LabelOutput(output.output, output.prediction[:, :1], batch[:, 3:])
+    expected = torch.nn.functional.mse_loss(reconstruction, batch[:, :3])
+    assert loss(output, batch).item() == pytest.approx(expected.item(), rel=1e-4)
     again = reading_the_head(0.5).train()(batch)
-    assert_array_equal(again.prediction, output.prediction)
+    assert_array_equal(again.prediction, code)
 
 
 def test_a_lent_spread_scales_the_noise_instead_of_the_batchs():
@@ -107,21 +112,27 @@ def test_a_lent_spread_scales_the_noise_instead_of_the_batchs():
     output = module(batch)
     shift = output.prediction - batch[:, :3]
     assert_allclose(shift.std(dim=0), [0.5, 0.5, 0.0], rtol=0.05)
-    assert_array_equal(output.output[0], batch[:, :3])
     module.lend_spread(None)
     shift = module(batch).prediction - batch[:, :3]
     assert_allclose(shift.std(dim=0), [0.5, 2.0, 0.0], rtol=0.05)
 
 
 @pytest.mark.parametrize("case", ["eval", "no noise", "own corruption", "lent targets"])
-def test_the_head_reads_the_modules_own_code_otherwise(case):
+def test_otherwise_the_module_reads_the_input_as_it_is(case):
     batch = packed(50)
     corruption = InputNoise("gaussian", 1.0) if case == "own corruption" else None
     module = reading_the_head(0.0 if case == "no noise" else 0.5, corruption)
     module.train(case != "eval")
+    x = batch[:, :3]
     if case == "lent targets":
         # As UMAP lends them: the batch is what the wrapped module trains on.
         module.lend_targets(torch.zeros(50, 1))
-        batch = torch.randint(0, 50, (25, 2), generator=module.generator).float()
+        batch = x = torch.randint(0, 50, (25, 2), generator=module.generator).float()
     output = module(batch)
     assert_array_equal(output.prediction, output.output[1])
+    if case == "own corruption":
+        # The module's own N(0, 1), not one scaled by the spread (which
+        # leaves the constant third column alone).
+        assert (output.prediction - x)[:, 2].std() > 0.5
+    else:
+        assert_array_equal(output.prediction, x)

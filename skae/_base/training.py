@@ -52,12 +52,11 @@ class TrainingMixin:
                 "at least 2 samples). Use more samples, a smaller "
                 "validation_fraction, or early_stopping=False."
             )
-        batch_size = 200 if self.batch_size == "auto" else self.batch_size
-        batch_size = min(batch_size, n_samples)
-        n_train = n_samples - n_valid if validate else n_samples
-        epochs = 1 if incremental else self._n_epochs(n_train, batch_size)
 
         self._prepare(X, resume)
+        batch_size = min(self._batch_size(), n_samples)
+        n_train = n_samples - n_valid if validate else n_samples
+        epochs = 1 if incremental else self._n_epochs(n_train, batch_size)
         if resume:
             net = self.net_
             # The training settings a warm start may change (WARM_START_PARAMS)
@@ -152,6 +151,11 @@ class TrainingMixin:
             verbose=self.verbose,
             extra_callbacks=self._training_callbacks(),
         )
+
+    def _batch_size(self):
+        """Rows per step for this call: ``batch_size``, ``"auto"`` being 200
+        unless a mixin resolves it (a label head)."""
+        return 200 if self.batch_size == "auto" else self.batch_size
 
     def _learning_rate(self):
         """Adam's learning rate for this call: ``learning_rate_init``, unless

@@ -75,13 +75,14 @@ class LabelledModule(nn.Module):
     n_outputs : int
         Width of the head: the number of classes, or of target columns.
     noise : float, default=0.0
-        In training, on packed rows, the head reads the code of the input
-        with gaussian noise of ``noise`` times each feature's standard
-        deviation (over the rows lent by :meth:`lend_spread`, else over the
-        batch; a constant feature gets none), drawn from ``generator``; the
-        reconstruction still sees the input itself. Not
-        for a wrapped module that corrupts its input itself (a denoiser's
-        head already reads a noisy input's code), nor for lent targets.
+        In training, on packed rows, the wrapped module (and so the head)
+        reads the input with gaussian noise of ``noise`` times each
+        feature's standard deviation (over the rows lent by
+        :meth:`lend_spread`, else over the batch; a constant feature gets
+        none), drawn from ``generator``, while the loss still scores the
+        reconstruction against the input itself: a denoising fit. Not for a
+        wrapped module that corrupts its input itself (a denoiser already
+        is one), nor for lent targets.
     """
 
     def __init__(self, autoencoder, n_features, n_components, n_outputs, noise=0.0):
@@ -141,26 +142,18 @@ class LabelledModule(nn.Module):
         else:
             # As EdgeAutoEncoderModule orders its codes: heads, then tails.
             x, target = batch, self.targets[batch.long().t().reshape(-1)]
-        if not self._noisy_head():
-            output = self.autoencoder(x)
-            return LabelOutput(output, self.head(code_of(output)), target)
-        spread = self.spread
-        if spread is None:
-            spread = x.std(dim=0, unbiased=False)
-        noise = torch.randn(
-            x.shape, generator=self.generator, device=x.device, dtype=x.dtype
-        )
-        # One encoder pass over the rows and their noisy copies: for the
-        # small networks this is for, a step's cost is mostly the number of
-        # operations, not their size. (Without its own corruption, the
-        # wrapped module's forward is decode(encode(x)) and the code.)
-        noisy = torch.addcmul(x, noise, spread, value=self.noise)
-        codes = self.autoencoder.encode(torch.cat([x, noisy]))
-        code, noisy_code = codes.tensor_split(2)
-        output = (self.autoencoder.decode(code), code)
-        return LabelOutput(output, self.head(noisy_code), target)
+        if self._noisy_input():
+            spread = self.spread
+            if spread is None:
+                spread = x.std(dim=0, unbiased=False)
+            noise = torch.randn(
+                x.shape, generator=self.generator, device=x.device, dtype=x.dtype
+            )
+            x = torch.addcmul(x, noise, spread, value=self.noise)
+        output = self.autoencoder(x)
+        return LabelOutput(output, self.head(code_of(output)), target)
 
-    def _noisy_head(self):
+    def _noisy_input(self):
         own_corruption = "corruption" in self.__dict__
         return (
             self.training
