@@ -89,9 +89,10 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         larger than the data is clipped to it.
 
     learning_rate_init : float or "auto", default="auto"
-        Adam's learning rate. ``"auto"`` is 2e-3, and 2e-2 for a fit on class
-        labels, whose codes move further from the PCA start (see the user
-        guide's "Supervised and semi-supervised codes").
+        Adam's learning rate. ``"auto"`` is 2e-3, and for a fit on class
+        labels, whose codes move further from the PCA start, 2e-2 in steps
+        of 400 rows, in proportion for smaller steps (see the user guide's
+        "Supervised and semi-supervised codes").
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).

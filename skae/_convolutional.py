@@ -77,9 +77,10 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         is None.
 
     learning_rate_init : float or "auto", default="auto"
-        Adam's learning rate. ``"auto"`` is 3e-3, and 6e-3 for a fit on class
+        Adam's learning rate. ``"auto"`` is 3e-3, and for a fit on class
         labels (``target_weight`` with class labels in ``y``), whose codes
-        move further from the start (see the user guide's "Supervised and
+        move further from the start, 6e-3 in steps of 200 rows, in
+        proportion for smaller steps (see the user guide's "Supervised and
         semi-supervised codes").
 
     max_iter : int, default=100

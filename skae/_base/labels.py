@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_array
 
 from .._nn.labels import LabelledModule
 from .._nn.losses import LabelLoss
+from .training import AUTO_BATCH_SIZE
 
 LABEL_CONSTRAINTS = {"target_weight": [Interval(Real, 0, 1, closed="both"), None]}
 
@@ -162,7 +163,7 @@ default=None
             n_features=None if self._batches_index_rows else self.n_features_in_,
         )
 
-    def _learning_rate(self):
+    def _learning_rate(self, batch_size):
         # A fit on class labels has further to go than one that refines the
         # PCA start: the head pulls the classes apart, to codes several times
         # PCA's spread. At the rate that suits the refinement, it trained for
@@ -179,12 +180,16 @@ default=None
         # 0.915 / 0.949, x1.22, 80 epochs with the denoising fit (at 200
         # rows, 0.903 / 0.958, x1.35). Without labels a larger rate gains no
         # error (AutoEncoder 0.706 against 0.698 at 4e-3): "auto" leaves
-        # those fits as they were.
-        rate = super()._learning_rate()
+        # those fits as they were. With class labels the rate is for steps
+        # of the "auto" batch, and follows a smaller one (given, or the
+        # whole of a smaller table) in proportion, by the same rule.
+        rate = super()._learning_rate(batch_size)
         if not isinstance(rate, str):
             return rate
         plain, classes = self._auto_learning_rates
-        return classes if hasattr(self, "classes_") else plain
+        if not hasattr(self, "classes_"):
+            return plain
+        return classes * min(1.0, batch_size / self._class_batch())
 
     def _batch_size(self):
         # With class labels, twice the rows a step at twice the rate (the
@@ -192,13 +197,13 @@ default=None
         # fewer, larger steps. For the small networks this is for, a step's
         # cost is mostly its number of operations, so that a fit on labels
         # costs about what one without does (see _learning_rate).
-        if (
-            self.batch_size != "auto"
-            or self._auto_class_batch_size is None
-            or not hasattr(self, "classes_")
-        ):
+        if self.batch_size != "auto" or not hasattr(self, "classes_"):
             return super()._batch_size()
-        return self._auto_class_batch_size
+        return self._class_batch()
+
+    def _class_batch(self):
+        """``batch_size="auto"``'s rows a step with class labels."""
+        return self._auto_class_batch_size or AUTO_BATCH_SIZE
 
     def _holds_out_rows(self):
         # With class labels, early stopping watches the training loss. On

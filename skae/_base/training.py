@@ -28,6 +28,9 @@ from . import inference
 from .transaction import FitInterrupted
 from .warm_start import architecture_params
 
+#: ``batch_size="auto"``: rows a step, as MLPRegressor's (clipped to the data).
+AUTO_BATCH_SIZE = 200
+
 
 class TrainingMixin:
     """How a :class:`~skae._base.base.BaseAutoEncoder` trains its network."""
@@ -61,7 +64,7 @@ class TrainingMixin:
             net = self.net_
             # The training settings a warm start may change (WARM_START_PARAMS)
             # reach the existing net; Adam keeps its moment estimates.
-            net.set_params(optimizer__lr=self._learning_rate())
+            net.set_params(optimizer__lr=self._learning_rate(batch_size))
             stopping = dict(net.callbacks_)["stopping"]
             stopping.patience, stopping.threshold = self.n_iter_no_change, self.tol
             net.shuffle = self.shuffle
@@ -138,7 +141,7 @@ class TrainingMixin:
             self._network_criterion(),
             device=device,
             batch_size=batch_size,
-            learning_rate_init=self._learning_rate(),
+            learning_rate_init=self._learning_rate(batch_size),
             alpha=self.alpha,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -155,11 +158,12 @@ class TrainingMixin:
     def _batch_size(self):
         """Rows per step for this call: ``batch_size``, ``"auto"`` being 200
         unless a mixin resolves it (a label head)."""
-        return 200 if self.batch_size == "auto" else self.batch_size
+        return AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
 
-    def _learning_rate(self):
-        """Adam's learning rate for this call: ``learning_rate_init``, unless
-        a mixin resolves an ``"auto"`` (a label head)."""
+    def _learning_rate(self, batch_size):
+        """Adam's learning rate for this call, in steps of ``batch_size``
+        rows: ``learning_rate_init``, unless a mixin resolves an ``"auto"``
+        (a label head)."""
         return self.learning_rate_init
 
     def _network_module(self, n_features):
