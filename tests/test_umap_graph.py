@@ -16,6 +16,7 @@ from skae._support.umap import (
     intersect_with_labels,
     sample_edges,
     smooth_knn_dist,
+    training_edges,
 )
 
 
@@ -95,6 +96,22 @@ def test_labels_weaken_the_edges_between_classes(X):
     # At target_weight=1 no edge joins two classes.
     only_classes = intersect_with_labels(graph, labels, far_distance(1.0)).tocoo()
     assert (labels[only_classes.row] == labels[only_classes.col]).all()
+
+
+def test_labels_move_an_epochs_edges_between_classes_not_its_length(X):
+    # The supervised graph's weights sum to more than the data's (each row
+    # scaled back to a largest of 1, then the fuzzy union again): drawn as
+    # they are, an epoch on labels trained on 1.66 times the edges (all the
+    # digits, 15 neighbours; 1.29 times here).
+    labels = load_digits().target[: len(X)]
+    rng = np.random.RandomState
+    plain = training_edges(X, 10, "euclidean", rng(0))
+    supervised = training_edges(X, 10, "euclidean", rng(0), labels, far_distance(0.5))
+    graph = fuzzy_simplicial_set(X, 10)
+    assert intersect_with_labels(graph, labels, 5.0).data.sum() > 1.2 * len(plain)
+    assert abs(len(supervised) - len(plain)) < 4 * np.sqrt(graph.nnz)
+    same = labels[supervised[:, 0]] == labels[supervised[:, 1]]
+    assert same.mean() > 0.99 > (labels[plain[:, 0]] == labels[plain[:, 1]]).mean()
 
 
 def test_supervised_graph_matches_umap_learn(X):

@@ -311,7 +311,8 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jo
     """The (head, tail) pairs one fit or partial_fit call trains on.
 
     The edges of ``X``'s fuzzy graph (with ``labels``, its supervised
-    graph), each drawn in proportion to its weight by :func:`sample_edges`.
+    graph), each drawn in proportion to its weight by :func:`sample_edges`,
+    as many in all as the unsupervised graph's weights add up to.
     Without neighbours (one row, say), each row is paired with itself: their
     codes coincide, which leaves the reconstruction loss alone.
     """
@@ -322,9 +323,20 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jo
         # below stay those of the exact graph's fits before it existed.
         seed = int(rng.randint(2**31)) if n_samples >= APPROXIMATE_FROM else None
         graph = fuzzy_simplicial_set(X, n_neighbors, metric, seed, n_jobs)
+        repeats = 1.0
         if labels is not None:
+            # The supervised graph's weights sum to more than the data's
+            # (each row scaled back to a largest of 1, then the fuzzy union
+            # again, as umap-learn's): drawn as they are, an epoch on the
+            # digits' labels trained on 1.66 times the edges, and the fit
+            # took 1.8 times as long as one without labels. Drawn to the
+            # data's total, labels move an epoch's edges between classes,
+            # not its length; held-out accuracy at k=2 (bench_supervised.py)
+            # went from 0.935 / 0.950 to 0.942 / 0.952.
+            unsupervised = graph.data.sum()
             graph = intersect_with_labels(graph, labels, far_dist, UNLABELLED_DIST)
-        edges = sample_edges(graph, rng)
+            repeats = unsupervised / graph.data.sum()
+        edges = sample_edges(graph, rng, repeats)
     if len(edges) == 0:
         edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
     return edges
