@@ -132,7 +132,7 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     n_threads : int, "auto" or None, default="auto"
         torch intra-op threads while fitting (and while transforming, when an
-        int). ``"auto"`` trains small models (under about 16M multiply-adds per
+        int), at most 1024. ``"auto"`` trains small models (under about 16M multiply-adds per
         step) on one thread, which is faster than several for them, and leaves
         torch's setting otherwise; ``None`` always leaves it. The previous
         setting is restored afterwards.

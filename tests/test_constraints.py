@@ -94,3 +94,10 @@ def test_same_param(name, value, built, same):
 def test_auto_is_the_cpu_it_resolved_to():
     assert same_param("device", "auto", "cpu")
     assert same_param("device", torch.device("cpu"), "auto")
+
+
+def test_more_threads_than_torch_can_start_are_refused_before_fitting():
+    estimator = make(skae.AutoEncoder, n_threads=2**31)
+    with pytest.raises(InvalidParameterError, match="'n_threads' parameter.*1024"):
+        estimator.fit(X)
+    assert not hasattr(estimator, "net_")

@@ -203,6 +203,12 @@ EDITS = {
         lambda h: _params(h).update(device={"__device__": "warp drive"}),
         r"params.device is not a device",
     ),
+    # transform would ask torch for them: an overflow error, or at 2**31 an
+    # aborted process (libgomp).
+    "threads_torch_cannot_start": (
+        lambda h: _params(h).update(n_threads=2**50),
+        r"params hold an invalid value: The 'n_threads' parameter",
+    ),
 }
 
 

@@ -29,6 +29,7 @@ from .._nn.losses import ReconstructionLoss, squared_error
 from .._nn.modules import ACTIVATIONS
 from .._utils.docs import docs_root
 from .._utils.runtime import (
+    MAX_THREADS,
     resolve_device,
 )
 from .constraints import Count
@@ -81,7 +82,10 @@ class BaseAutoEncoder(
         "device": [str, torch.device],
         "n_threads": [
             StrOptions({"auto"}),
-            Count(1),
+            # torch starts as many OpenMP threads as it is asked for: at
+            # 2**31 libgomp aborts the process, and above that torch
+            # refuses the number with an unclear overflow error.
+            Count(1, MAX_THREADS, closed="both"),
             None,
         ],
         "verbose": ["verbose"],

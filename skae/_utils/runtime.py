@@ -15,6 +15,8 @@ import torch
 # than it saves: on 2 cores a 64-128-8 autoencoder with batches of 64 trains
 # ~1.4x faster on one thread than on two (see benchmarks/bench_autoencoder.py).
 SMALL_STEP_FLOPS = 2**24
+#: The most torch threads an ``n_threads`` may ask for.
+MAX_THREADS = 1024
 
 
 def mps_available():
