@@ -132,10 +132,10 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
 
     n_threads : int, "auto" or None, default="auto"
         torch intra-op threads while fitting (and while transforming, when an
-        int), at most 1024. ``"auto"`` trains small models (under about 16M multiply-adds per
-        step) on one thread, which is faster than several for them, and leaves
-        torch's setting otherwise; ``None`` always leaves it. The previous
-        setting is restored afterwards.
+        int), at most 1024. ``"auto"`` trains small models (under about 16M
+        multiply-adds per step) on one thread, which is faster than several
+        for them, and leaves torch's setting otherwise; ``None`` always leaves
+        it. The previous setting is restored afterwards.
 
     verbose : int, default=0
         0 is silent. 1 draws a progress bar over the epochs, with the last
