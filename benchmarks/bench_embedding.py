@@ -21,7 +21,9 @@ before anything is timed. Run from the repository root::
 
     python benchmarks/bench_embedding.py [--quick]
 
-``--quick`` skips the grid search (section 1).
+``--quick`` skips the grid search (section 1). ``--only`` runs section 1
+alone, for the reducers whose names start with one of its words
+(``--only "UMAPAE, y"``), to rerun a column after a change to one estimator.
 """
 
 import argparse
@@ -140,6 +142,9 @@ def embedding_scores(make, X_train, X_test, y_train, y_test, X_new):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the grid search")
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="section 1 alone, for these reducers"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.filterwarnings("ignore", message=".*n_jobs value 1 overridden.*")
@@ -156,7 +161,11 @@ def main():
         print("1. Digits pipeline StandardScaler -> reducer -> LogisticRegression:")
         print("   best 5-fold CV accuracy per k, LogisticRegression tol=0.1 / 1e-4;")
         print("   ', y': the reducer embeds with the labels the Pipeline passes")
-        with_labels = reducers(supervised=True)
+        with_labels = {
+            name: make
+            for name, make in reducers(supervised=True).items()
+            if not args.only or name.startswith(tuple(args.only))
+        }
         print(f"   {'k':>3} " + "".join(f"{name:>18}" for name in with_labels))
         accuracy = {
             name: pipeline_accuracy(make, X, y) for name, make in with_labels.items()
@@ -168,6 +177,8 @@ def main():
             )
             print(f"   {k:>3} {cells}")
         print()
+        if args.only:
+            return
 
     scaler = StandardScaler().fit(X)
     X_train, X_test, y_train, y_test = train_test_split(

@@ -110,7 +110,7 @@ class LabelledModule(nn.Module):
         self.targets = targets
 
     def lend_spread(self, spread):
-        """Scale the head's input noise by ``spread`` (each feature's standard
+        """Scale the input noise by ``spread`` (each feature's standard
         deviation over the training rows), or by the batch's with ``None``.
 
         Once per fit rather than per batch: a column's spread over a batch
