@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_array
 
 from .._nn.labels import LabelledModule
 from .._nn.losses import LabelLoss
+from .._utils.columns import column_spread
 from .training import AUTO_BATCH_SIZE
 
 LABEL_CONSTRAINTS = {"target_weight": [Interval(Real, 0, 1, closed="both"), None]}
@@ -247,7 +248,7 @@ default=None
                 yield data
             elif not self._batches_index_rows:
                 device = next(module.parameters()).device
-                spread = _column_spread(data.reshape(len(data), -1))
+                spread = column_spread(data.reshape(len(data), -1))
                 module.lend_spread(
                     torch.from_numpy(spread.astype(np.float32)).to(device)
                 )
@@ -390,16 +391,3 @@ default=None
 def _whole(y):
     """True when float ``y`` holds finite whole numbers only (class labels)."""
     return bool(np.isfinite(y).all() and (y == np.round(y)).all())
-
-
-def _column_spread(X, rows=4096):
-    """``X.std(axis=0)`` in float64, a block of ``rows`` at a time: at once,
-    the float64 deviations of 60,000 x 784 float32 rows took twice the
-    data's memory."""
-    n = len(X)
-    mean = sum(X[i : i + rows].sum(axis=0, dtype=np.float64) for i in range(0, n, rows))
-    mean = mean / n
-    squares = sum(
-        np.square(X[i : i + rows] - mean).sum(axis=0) for i in range(0, n, rows)
-    )
-    return np.sqrt(squares / n)

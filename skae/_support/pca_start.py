@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.utils.extmath import svd_flip
 from threadpoolctl import threadpool_limits
 
+from .._utils.columns import column_sums
+
 #: Smallest scale of a PCA start's scores: the encoder's weights, 1 / scale,
 #: stay 1000 times below float32's largest number (and UMAP's, a third of
 #: it, too).
@@ -48,7 +50,7 @@ def pca_start(X, n_components, draw_seed, n_workers=1):
     n_samples, n_features = X.shape
     chunk = max(1, CHUNK_VALUES // n_features)
     with threadpool_limits(limits=1, user_api="blas"):
-        mean = _column_sums(X, chunk) / n_samples
+        mean = column_sums(X, chunk) / n_samples
         components, scale = np.empty((0, n_features)), np.empty(0)
         # In float64: a float32 spread of values near float32's largest is inf.
         spread = X.max(axis=0).astype(np.float64) - X.min(axis=0)
@@ -74,13 +76,6 @@ def pca_start(X, n_components, draw_seed, n_workers=1):
     scale = np.sqrt(np.maximum(variance, 1e-6 * variance.max()))
     scale = np.maximum(scale, SMALLEST_SCALE)
     return mean, components, scale
-
-
-def _column_sums(X, chunk):
-    total = np.zeros(X.shape[1])
-    for start in range(0, len(X), chunk):
-        total += X[start : start + chunk].sum(axis=0, dtype=np.float64)
-    return total
 
 
 def _covariance_pca(X, mean, n_found, chunk, n_workers, largest_spread):
