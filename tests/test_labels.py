@@ -377,6 +377,8 @@ def test_class_labels_train_the_head_on_noisy_inputs_reproducibly(digits, target
     assert torch.equal(torch.get_rng_state(), state)
     noise = CLASS_HEAD_NOISE if target == "classes" else 0.0
     assert first.net_.module_.noise == noise
+    conv = small(ConvAutoEncoder, target_weight=0.5).fit(X, y)
+    assert conv.net_.module_.noise == (0.5 if target == "classes" else 0.0)
     again = small(AutoEncoder, target_weight=0.5).fit(X, y)
     assert_array_equal(first.transform(X), again.transform(X))
 

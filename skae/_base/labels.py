@@ -38,7 +38,8 @@ AUTO_RATE_CONSTRAINTS = {
 HEAD_ATTRIBUTES = ("classes_", "target_mean_", "target_scale_")
 
 #: With class labels, the network reads the input with gaussian noise of
-#: this many standard deviations of each feature (over the training rows),
+#: this many standard deviations of each feature (over the training rows;
+#: an estimator may set its own level, ``_class_noise``),
 #: and its reconstruction is scored against the input itself: a denoising
 #: fit. An estimator that corrupts its input itself (a denoiser,
 #: ConvAutoEncoder with ``noise``) keeps its own noise. Without it, the
@@ -75,6 +76,8 @@ class LabelsMixin:
     _auto_learning_rates = None
     #: ``batch_size="auto"`` with class labels; None: the base's.
     _auto_class_batch_size = None
+    #: The input noise of a fit on class labels (see CLASS_HEAD_NOISE).
+    _class_noise = CLASS_HEAD_NOISE
 
     def fit(self, X, y=None):
         """Train on ``X``, and on ``y`` when ``target_weight`` is set.
@@ -150,7 +153,7 @@ default=None
         n_outputs = self._head_outputs()
         if n_outputs is None:
             return module
-        noise = CLASS_HEAD_NOISE if hasattr(self, "classes_") else 0.0
+        noise = self._class_noise if hasattr(self, "classes_") else 0.0
         return LabelledModule(
             module, n_features, self.n_components, n_outputs, noise=noise
         )
