@@ -114,6 +114,19 @@ def test_labels_move_an_epochs_edges_between_classes_not_its_length(X):
     assert same.mean() > 0.99 > (labels[plain[:, 0]] == labels[plain[:, 1]]).mean()
 
 
+def test_labels_that_cut_every_edge_leave_each_row_with_itself():
+    # At target_weight=1 no edge joins two classes: with four rows of four
+    # classes none is left, and each row is paired with itself (no
+    # division by the empty graph's total weight).
+    X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edges = training_edges(
+            X, 2, "euclidean", np.random.RandomState(0), np.arange(4), far_distance(1)
+        )
+    assert_array_equal(edges, np.repeat(np.arange(4)[:, None], 2, 1))
+
+
 def test_supervised_graph_matches_umap_learn(X):
     umap_ = pytest.importorskip("umap.umap_")
     graph = fuzzy_simplicial_set(X, 10)

@@ -335,7 +335,9 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jo
             # went from 0.935 / 0.950 to 0.942 / 0.952.
             unsupervised = graph.data.sum()
             graph = intersect_with_labels(graph, labels, far_dist, UNLABELLED_DIST)
-            repeats = unsupervised / graph.data.sum()
+            # None left when every edge joins two classes at target_weight=1.
+            supervised = graph.data.sum()
+            repeats = unsupervised / supervised if supervised > 0 else 1.0
         edges = sample_edges(graph, rng, repeats)
     if len(edges) == 0:
         edges = np.repeat(np.arange(n_samples, dtype=np.int64)[:, None], 2, 1)
