@@ -225,6 +225,9 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
     # Batches are graph edges; the supervised graph needs class labels.
     _batches_index_rows = True
     _needs_classes = True
+    # UMAP's loss sets the codes' scale (its curve of a and b): a penalty on
+    # it bends the layout, and cost held-out accuracy in the trials.
+    _class_code_penalty = 0.0
 
     # The graph is rebuilt from the data at every fit or partial_fit call.
     _warm_start_params = frozenset({"n_neighbors", "metric"})

@@ -12,9 +12,9 @@ from sklearn.preprocessing import StandardScaler
 
 import skae
 from skae import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, UMAPAutoEncoder
-from skae._base.labels import CLASS_HEAD_NOISE
+from skae._base.labels import CLASS_CODE_PENALTY, CLASS_HEAD_NOISE
 from skae._nn.labels import LabelledModule
-from skae._nn.losses import class_cross_entropy
+from skae._nn.losses import class_cross_entropy, labelled_code_size
 
 SUPERVISED = [AutoEncoder, DenoisingAutoEncoder, ConvAutoEncoder, UMAPAutoEncoder]
 SMALL = {
@@ -383,6 +383,35 @@ def test_class_labels_train_the_head_on_noisy_inputs_reproducibly(digits, target
     assert_array_equal(first.transform(X), again.transform(X))
 
 
+@pytest.mark.parametrize("target", ["classes", "semi", "float"])
+def test_class_labels_keep_the_labelled_codes_small(digits, monkeypatch, target):
+    X, y = digits
+    y = {
+        "classes": y,
+        "semi": np.where(np.arange(len(y)) % 10 == 0, y, -1),
+        "float": y.astype(float),
+    }[target]
+    params = {"target_weight": 0.9, "max_iter": 10}
+    model = small(AutoEncoder, **params).fit(X, y)
+    penalty = model.net_.criterion_.code_penalty
+    assert penalty == (0.0 if target == "float" else CLASS_CODE_PENALTY)
+    # UMAP's own loss sets its codes' scale.
+    umap = small(UMAPAutoEncoder, target_weight=0.5, max_iter=1)
+    if target != "float":
+        assert umap.fit(X, y).net_.criterion_.code_penalty == 0.0
+    monkeypatch.setattr(AutoEncoder, "_class_code_penalty", 0.0)
+    unpenalised = small(AutoEncoder, **params).fit(X, y)
+    if target == "float":
+        assert_array_equal(model.transform(X), unpenalised.transform(X))
+        return
+    # The head's weights, not the codes' spread, carry the logits' scale.
+    labelled = y >= 0
+    size, unpenalised_size = (
+        np.mean(fitted.transform(X[labelled]) ** 2) for fitted in (model, unpenalised)
+    )
+    assert size < 0.97 * unpenalised_size
+
+
 # -------------------------------------------------------- the torch pieces
 
 
@@ -392,3 +421,11 @@ def test_cross_entropy_ignores_unlabelled_rows_and_empty_batches():
     expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([0, 1]))
     assert class_cross_entropy(logits, target) == pytest.approx(expected.item())
     assert class_cross_entropy(logits, torch.full((3, 1), -1.0)).item() == 0.0
+
+
+def test_code_size_counts_the_labelled_rows_only():
+    code = torch.tensor([[1.0, 3.0], [10.0, 10.0], [2.0, 0.0]])
+    target = torch.tensor([[0.0], [-1.0], [1.0]])
+    # (1 + 9) / 2 and (4 + 0) / 2, over the two labelled rows.
+    assert labelled_code_size(code, target).item() == pytest.approx(3.5)
+    assert labelled_code_size(code, torch.full((3, 1), -1.0)).item() == 0.0

@@ -6,7 +6,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from torch import nn
 
 from skae._nn.labels import LabelledModule, LabelOutput
-from skae._nn.losses import LabelLoss, ReconstructionLoss, class_cross_entropy
+from skae._nn.losses import (
+    LabelLoss,
+    ReconstructionLoss,
+    class_cross_entropy,
+    labelled_code_size,
+)
 from skae._nn.modules import AutoEncoderModule, InputNoise, dense_autoencoder
 from skae._nn.variational import variational_autoencoder
 
@@ -31,6 +36,16 @@ def test_labelled_module_splits_packed_rows_and_keeps_targets_clean():
         reconstruction, batch[:, :4]
     ) + 0.5 * class_cross_entropy(output.prediction, output.target)
     assert loss(output, batch).item() == pytest.approx(expected.item())
+    # The codes' penalty is part of the head's loss, over its labelled rows.
+    assert output.code is code
+    penalised = LabelLoss(
+        ReconstructionLoss(), 0.5, classes=True, n_features=4, code_penalty=0.1
+    )
+    size = labelled_code_size(code, output.target)
+    assert size.item() == pytest.approx(code[[0, 1, 2, 4]].pow(2).mean().item())
+    assert penalised(output, batch).item() == pytest.approx(
+        expected.item() + 0.05 * size.item()
+    )
     # The wrapper passes on what it does not have: the state dict is the
     # wrapped module's plus the head's.
     assert module.encoder is inner.encoder

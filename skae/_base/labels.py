@@ -58,6 +58,13 @@ HEAD_ATTRIBUTES = ("classes_", "target_mean_", "target_scale_")
 #: within the folds' noise.
 CLASS_HEAD_NOISE = 0.3
 
+#: With class labels, the head's loss adds this many times the mean squared
+#: code of the labelled rows (:class:`~skae._nn.losses.LabelLoss` says why).
+#: Without it the codes grew to about five times their spread without
+#: labels, and the reconstruction, new rows and a classifier stopped early
+#: paid for it (the trials: docs/user_guide/supervised_trials.rst).
+CLASS_CODE_PENALTY = 3e-3
+
 
 class LabelsMixin:
     """``target_weight`` for a :class:`~skae._base.BaseAutoEncoder` subclass.
@@ -78,6 +85,8 @@ class LabelsMixin:
     _auto_class_batch_size = None
     #: The input noise of a fit on class labels (see CLASS_HEAD_NOISE).
     _class_noise = CLASS_HEAD_NOISE
+    #: The penalty on the labelled rows' codes (see CLASS_CODE_PENALTY).
+    _class_code_penalty = CLASS_CODE_PENALTY
 
     def fit(self, X, y=None):
         """Train on ``X``, and on ``y`` when ``target_weight`` is set.
@@ -162,11 +171,13 @@ default=None
         criterion = super()._network_criterion()
         if not self._has_head():
             return criterion
+        classes = hasattr(self, "classes_")
         return LabelLoss(
             criterion,
             float(self.target_weight),
-            classes=hasattr(self, "classes_"),
+            classes=classes,
             n_features=None if self._batches_index_rows else self.n_features_in_,
+            code_penalty=self._class_code_penalty if classes else 0.0,
         )
 
     def _learning_rate(self, batch_size):

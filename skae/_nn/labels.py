@@ -26,12 +26,14 @@ class LabelOutput(NamedTuple):
 
     ``output`` is the wrapped module's own output; ``prediction`` the head's
     output for each code; ``target`` the target row of each code (class
-    index as a float, -1 for none; or standardised values).
+    index as a float, -1 for none; or standardised values); ``code`` the
+    codes the head read.
     """
 
     output: Any
     prediction: torch.Tensor
     target: torch.Tensor
+    code: Any = None
 
 
 def code_of(output):
@@ -151,7 +153,8 @@ class LabelledModule(nn.Module):
             )
             x = torch.addcmul(x, noise, spread, value=self.noise)
         output = self.autoencoder(x)
-        return LabelOutput(output, self.head(code_of(output)), target)
+        code = code_of(output)
+        return LabelOutput(output, self.head(code), target, code)
 
     def _noisy_input(self):
         own_corruption = "corruption" in self.__dict__

@@ -307,24 +307,42 @@ def class_cross_entropy(logits, target):
     return total / (classes >= 0).sum().clamp_min(1)
 
 
+def labelled_code_size(code, target):
+    """Mean over the rows with a class of the mean squared entry of their code.
+
+    As :func:`class_cross_entropy`, a row whose ``target`` is -1 counts for
+    nothing, and a batch without any class gives 0.
+    """
+    labelled = (target[:, 0] >= 0).to(code.dtype)
+    return (code.pow(2).mean(dim=1) * labelled).sum() / labelled.sum().clamp_min(1)
+
+
 class LabelLoss(nn.Module):
     """``(1 - weight) * criterion + weight * label loss``, for a label head.
 
     For :class:`~skae._nn.labels.LabelOutput`: ``criterion`` (the
     variant's own loss) scores the wrapped module's output; the label loss
     is the head's cross-entropy against class indices (``classes=True``,
-    see :func:`class_cross_entropy`) or its mean squared error against
-    standardised targets. With ``n_features``, the batch holds packed rows
-    ``[x | target]`` and ``criterion`` sees ``x`` only; without it, the
-    batch is what the wrapped module trains on (UMAP's edges).
+    see :func:`class_cross_entropy`) plus ``code_penalty`` times the
+    labelled rows' :func:`labelled_code_size`, or its mean squared error
+    against standardised targets. With ``n_features``, the batch holds
+    packed rows ``[x | target]`` and ``criterion`` sees ``x`` only; without
+    it, the batch is what the wrapped module trains on (UMAP's edges).
+
+    The penalty is there because a softmax's cross-entropy keeps falling as
+    its logits grow, and the encoder can grow them by spreading the
+    labelled rows' codes ever wider; with the penalty the head's weights
+    carry the logits' scale instead. A squared error has its optimum at a
+    finite scale, so a float target needs none.
     """
 
-    def __init__(self, criterion, weight, classes, n_features=None):
+    def __init__(self, criterion, weight, classes, n_features=None, code_penalty=0.0):
         super().__init__()
         self.criterion = criterion
         self.weight = weight
         self.classes = classes
         self.n_features = n_features
+        self.code_penalty = code_penalty
 
     def set_epoch(self, epoch):
         set_epoch = getattr(self.criterion, "set_epoch", None)
@@ -337,6 +355,9 @@ class LabelLoss(nn.Module):
         loss = self.criterion(output.output, batch)
         if self.classes:
             label = class_cross_entropy(output.prediction, output.target)
+            if self.code_penalty > 0:
+                size = labelled_code_size(output.code, output.target)
+                label = label + self.code_penalty * size
         else:
             label = F.mse_loss(output.prediction, output.target)
         # One operation for (1 - weight) * loss + weight * label.
