@@ -91,8 +91,9 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         clusters of their own; an edge with an unlabelled end (-1) keeps
         its strength (umap-learn weakens it by ``exp(-1)``). And a softmax
         head on the code, as in the other estimators: the loss is
-        ``(1 - target_weight)`` times UMAP's plus ``target_weight`` times
-        the head's cross-entropy over the labelled rows of each batch. A
+        ``(1 - target_weight)`` times UMAP's cross-entropy plus
+        ``target_weight`` times the head's over the labelled rows of each
+        batch, plus the reconstruction term at its own weight. A
         label of -1 marks a row without a class. ``None`` ignores ``y``, as
         PCA does. umap-learn uses ``y``
         whenever it is given, as it is in a
@@ -101,10 +102,11 @@ class UMAPAutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         the network).
 
     reconstruction_weight : float, default=0.1
-        Weight of the mean squared reconstruction error in the loss; 0 trains
-        the decoder without letting it shape the codes (it still learns, as
-        nothing else moves its weights). Larger weights keep more of what
-        tells the rows of a cluster apart, and spread the clusters wider.
+        Weight of the mean squared reconstruction error in the loss, with
+        or without labels; 0 trains the decoder without letting it shape
+        the codes (it still learns, as nothing else moves its weights).
+        Larger weights keep more of what tells the rows of a cluster apart,
+        and spread the clusters wider.
 
     init : {"pca", "random"}, default="pca"
         ``"pca"``: the network starts as PCA (see

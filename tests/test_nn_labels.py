@@ -9,10 +9,13 @@ from skae._nn.labels import LabelledModule, LabelOutput
 from skae._nn.losses import (
     LabelLoss,
     ReconstructionLoss,
+    UMAPLoss,
     class_cross_entropy,
     labelled_code_size,
 )
 from skae._nn.modules import AutoEncoderModule, InputNoise, dense_autoencoder
+from skae._nn.residual import ResidualAutoEncoderModule
+from skae._nn.umap import EdgeAutoEncoderModule
 from skae._nn.variational import variational_autoencoder
 
 
@@ -74,6 +77,36 @@ def test_lent_targets_follow_the_rows_a_batch_indexes():
     output = module(torch.tensor([[0, 1], [2, 3]]))
     # Heads (0, 2), then tails (1, 3).
     assert output.target[:, 0].tolist() == [0.0, -1.0, 1.0, 1.0]
+
+
+def test_umaps_reconstruction_keeps_its_weight_beside_a_head():
+    torch.manual_seed(0)
+    inner = EdgeAutoEncoderModule(ResidualAutoEncoderModule(6, 2, (4,)))
+    inner.lend_rows(torch.randn(10, 6))
+    module = LabelledModule(inner, n_features=6, n_components=2, n_outputs=3)
+    module.lend_targets(
+        torch.tensor([[0.0], [1], [2], [-1], [0], [1], [2]] + [[0]] * 3)
+    )
+    edges = torch.tensor([[0, 1], [2, 3], [4, 5]])
+    output = module(edges)
+    umap = UMAPLoss(1.577, 0.895, negative_sample_rate=5, reconstruction_weight=0.1)
+    cross_entropy, reconstruction = umap.parts(output.output, edges)
+    assert reconstruction.item() == pytest.approx(
+        0.1
+        * torch.nn.functional.mse_loss(
+            output.output.reconstruction, output.output.x
+        ).item()
+    )
+    assert umap(output.output, edges).item() == pytest.approx(
+        (cross_entropy + reconstruction).item()
+    )
+    # target_weight trades UMAP's cross-entropy against the labels; the
+    # reconstruction is added at its own weight.
+    label = class_cross_entropy(output.prediction, output.target)
+    for weight in (0.5, 1.0):
+        loss = LabelLoss(umap, weight, classes=True)(output, edges)
+        expected = (1 - weight) * cross_entropy + weight * label + reconstruction
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_a_head_on_a_variational_module_reads_the_posterior_mean():

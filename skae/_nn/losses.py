@@ -281,6 +281,18 @@ class UMAPLoss(nn.Module):
         self.reconstruction_weight = reconstruction_weight
 
     def forward(self, output, edges):
+        cross_entropy, reconstruction = self.parts(output, edges)
+        if reconstruction is None:
+            return cross_entropy
+        return cross_entropy + reconstruction
+
+    def parts(self, output, edges):
+        """UMAP's cross-entropy, and the weighted reconstruction error (None
+        at ``reconstruction_weight=0``).
+
+        Apart for :class:`LabelLoss`: a label head trades the first against
+        the labels, and leaves the second its own weight.
+        """
         heads, tails = output.code.chunk(2)
         n_edges = len(heads)
         pairs = F.softplus(umap_log_weight(heads, tails, self.a, self.b)).sum()
@@ -290,9 +302,9 @@ class UMAPLoss(nn.Module):
             pairs = pairs + n_negative * repulsion
         cross_entropy = pairs / (n_edges * (1 + n_negative))
         if self.reconstruction_weight == 0:
-            return cross_entropy
+            return cross_entropy, None
         reconstruction = F.mse_loss(output.reconstruction, output.x)
-        return cross_entropy + self.reconstruction_weight * reconstruction
+        return cross_entropy, self.reconstruction_weight * reconstruction
 
 
 def class_cross_entropy(logits, target):
@@ -321,7 +333,9 @@ class LabelLoss(nn.Module):
     """``(1 - weight) * criterion + weight * label loss``, for a label head.
 
     For :class:`~skae._nn.labels.LabelOutput`: ``criterion`` (the
-    variant's own loss) scores the wrapped module's output; the label loss
+    variant's own loss) scores the wrapped module's output; a criterion
+    with ``parts`` (:class:`UMAPLoss`) has only its first part weighed
+    against the labels, and its second added as it is. The label loss
     is the head's cross-entropy against class indices (``classes=True``,
     see :func:`class_cross_entropy`) plus ``code_penalty`` times the
     labelled rows' :func:`labelled_code_size`, or its mean squared error
@@ -352,7 +366,11 @@ class LabelLoss(nn.Module):
     def forward(self, output, batch):
         if self.n_features is not None:
             batch = batch[:, : self.n_features]
-        loss = self.criterion(output.output, batch)
+        parts = getattr(self.criterion, "parts", None)
+        if parts is None:
+            loss, kept = self.criterion(output.output, batch), None
+        else:
+            loss, kept = parts(output.output, batch)
         if self.classes:
             label = class_cross_entropy(output.prediction, output.target)
             if self.code_penalty > 0:
@@ -361,4 +379,5 @@ class LabelLoss(nn.Module):
         else:
             label = F.mse_loss(output.prediction, output.target)
         # One operation for (1 - weight) * loss + weight * label.
-        return torch.lerp(loss, label, self.weight)
+        weighed = torch.lerp(loss, label, self.weight)
+        return weighed if kept is None else weighed + kept
