@@ -47,13 +47,15 @@ class AutoEncoder(LabelsMixin, SamplingMixin, DenseMixin, BaseAutoEncoder):
         ``(1 - target_weight) * reconstruction + target_weight * label loss``.
         Class labels (ints, strings, booleans) get a softmax head and its
         cross-entropy, a label of -1 marking a row without one, which trains
-        the reconstruction only (semi-supervised codes), and the head reads
-        the code of the input with gaussian noise (0.4 of each feature's
-        spread; the reconstruction sees the input itself, and an estimator
-        with ``noise`` of its own keeps that), so that a labelled row's
-        neighbours follow it; a float target (1-D
-        or 2-D) a linear head on its standardised values and their squared
-        error. With class labels, ``early_stopping`` holds no rows out and
+        the reconstruction only (semi-supervised codes). With class labels
+        the network reads the input with gaussian noise (0.3 of each
+        feature's spread, 0.5 in ConvAutoEncoder) and is scored against the
+        input itself, so that a labelled row's neighbours follow it (an
+        estimator with noise of its own keeps that), and the head's loss
+        adds 0.003 times the labelled rows' mean squared code, so that the
+        codes do not grow to sharpen the softmax. A float target (1-D or
+        2-D) gets a linear head on its standardised values and their
+        squared error. With class labels, ``early_stopping`` holds no rows out and
         stops on the training loss: the held-out cross-entropy rises once
         the head grows confident, long before the codes stop improving for
         a classifier. A float target keeps the held-out rows, which stop
