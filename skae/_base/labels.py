@@ -43,26 +43,18 @@ HEAD_ATTRIBUTES = ("classes_", "target_mean_", "target_scale_")
 #: and its reconstruction is scored against the input itself: a denoising
 #: fit. An estimator that corrupts its input itself (a denoiser,
 #: ConvAutoEncoder with ``noise``) keeps its own noise. Without it, the
-#: encoder learns to place the labelled rows, not their neighbourhoods:
-#: with a tenth of the labels, unlabelled and new rows stay behind, and
-#: with all of them AutoEncoder's held-out accuracy at k=2 fell from 0.916
-#: / 0.960 to 0.899 / 0.928 (LogisticRegression tol=0.1 / 1e-4, the
-#: digits, bench_supervised.py; 200-row steps at 1e-2, against the former
-#: noisy head). Before, the head alone read a noisy copy
-#: (0.4) while the reconstruction read the input: as good for the codes
-#: (over seeds 0, 1, 2 at 0.5, 0.907 / 0.954 against 0.913 / 0.945 now) but
-#: the encoder ran twice a step, and a fit on labels took 1.7 times as long
-#: as one without (the trials: the user guide's "Supervised codes: what
-#: was tried", docs/user_guide/supervised_trials.rst). A float
-#: target gets none: on the diabetes data it moved R^2 by -0.008 to +0.007,
-#: within the folds' noise.
+#: encoder learns to place the labelled rows, not their neighbourhoods, and
+#: unlabelled and new rows stay behind. The noise on the whole input (one
+#: encoder pass a step) replaced a noise on the head's input alone (two).
+#: A float target gets none: on the diabetes data it moved R^2 within the
+#: folds' noise. The measurements: docs/user_guide/supervised_trials.rst.
 CLASS_HEAD_NOISE = 0.3
 
 #: With class labels, the head's loss adds this many times the mean squared
 #: code of the labelled rows (:class:`~skae._nn.losses.LabelLoss` says why).
-#: Without it the codes grew to about five times their spread without
-#: labels, and the reconstruction, new rows and a classifier stopped early
-#: paid for it (the trials: docs/user_guide/supervised_trials.rst).
+#: Without it the labelled codes spread ever wider, and the reconstruction,
+#: new rows and a classifier stopped early paid for it (the trials:
+#: docs/user_guide/supervised_trials.rst).
 CLASS_CODE_PENALTY = 3e-3
 
 
