@@ -159,12 +159,9 @@ class ConvAutoEncoder(LabelsMixin, SamplingMixin, DenoisingMixin, BaseAutoEncode
         **SAMPLING_CONSTRAINTS,
     }
     _auto_learning_rates = (3e-3, 6e-3)
-    # More noise than the dense autoencoders' 0.3 (CLASS_HEAD_NOISE): on the
-    # digits at k=2 (bench_supervised.py's protocol, seeds 0, 1, 2; a trial)
-    # 0.5 read 0.940 / 0.959, 0.953 / 0.965 and 0.931 / 0.962 at the better
-    # weight, against 0.923 / 0.954, 0.943 / 0.950 and 0.928 / 0.954 at 0.3,
-    # for about the same reconstruction error (x1.31 / x1.18 / x1.23 at 0.5
-    # against x1.30 / x1.19 / x1.27).
+    # More noise than the dense autoencoders' 0.3 (CLASS_HEAD_NOISE): better
+    # held-out codes on the digits for about the same reconstruction error
+    # (docs/user_guide/supervised_trials.rst).
     _class_noise = 0.5
 
     def __init__(

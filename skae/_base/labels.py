@@ -175,23 +175,13 @@ default=None
     def _learning_rate(self, batch_size):
         # A fit on class labels has further to go than one that refines the
         # PCA start: the head pulls the classes apart, to codes several times
-        # PCA's spread. At the rate that suits the refinement, it trained for
-        # up to twice the epochs of a fit without labels. The digits at k=2
-        # (target_weight=0.5, 5-fold, seed 0; a trial script), AutoEncoder at
-        # 2e-3 / 1e-2 / 2e-2: 179 / 93 / 57 epochs (124 without labels),
-        # accuracies 0.913 / 0.938, 0.916 / 0.960 and 0.905 / 0.962
-        # (LogisticRegression tol=0.1 / 1e-4), test error x1.29 / x1.23 /
-        # x1.30 that without labels. ConvAutoEncoder at 3e-3 / 6e-3 / 1e-2:
-        # 100 (its max_iter) / 92 / 87 epochs, 0.915 / 0.939, 0.933 / 0.953,
-        # 0.937 / 0.955, x1.30 / x1.30 / x1.38 (all with the former noisy
-        # head, see CLASS_HEAD_NOISE). AutoEncoder's 2e-2 now comes with
-        # steps of 400 rows (_batch_size), which keep the reconstruction:
-        # 0.915 / 0.949, x1.22, 80 epochs with the denoising fit (at 200
-        # rows, 0.903 / 0.958, x1.35). Without labels a larger rate gains no
-        # error (AutoEncoder 0.706 against 0.698 at 4e-3): "auto" leaves
-        # those fits as they were. With class labels the rate is for steps
-        # of the "auto" batch, and follows a smaller one (given, or the
-        # whole of a smaller table) in proportion, by the same rule.
+        # PCA's spread, and at the rate that suits the refinement it trained
+        # for up to twice the epochs of a fit without labels. Without labels
+        # a larger rate gains nothing, so "auto" leaves those fits as they
+        # were. With class labels the rate is for steps of the "auto" batch,
+        # and follows a smaller one (given, or the whole of a smaller table)
+        # in proportion, by the linear scaling rule. The measurements:
+        # docs/user_guide/supervised_trials.rst.
         rate = super()._learning_rate(batch_size)
         if not isinstance(rate, str):
             return rate

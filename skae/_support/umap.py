@@ -327,12 +327,10 @@ def training_edges(X, n_neighbors, metric, rng, labels=None, far_dist=None, n_jo
         if labels is not None:
             # The supervised graph's weights sum to more than the data's
             # (each row scaled back to a largest of 1, then the fuzzy union
-            # again, as umap-learn's): drawn as they are, an epoch on the
-            # digits' labels trained on 1.66 times the edges, and the fit
-            # took 1.8 times as long as one without labels. Drawn to the
-            # data's total, labels move an epoch's edges between classes,
-            # not its length; held-out accuracy at k=2 (bench_supervised.py)
-            # went from 0.935 / 0.950 to 0.942 / 0.952.
+            # again, as umap-learn's): drawn as they are, an epoch on labels
+            # trained on more edges and took longer than one without. Drawn
+            # to the data's total, labels move an epoch's edges between
+            # classes, not its length (docs/user_guide/supervised.rst).
             unsupervised = graph.data.sum()
             graph = intersect_with_labels(graph, labels, far_dist, UNLABELLED_DIST)
             # None left when every edge joins two classes at target_weight=1.
